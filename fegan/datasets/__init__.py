@@ -1,0 +1,1 @@
+"""Dataset naming conventions (SPEC section 6) and, later, the demux adapters."""

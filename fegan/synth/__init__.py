@@ -1,0 +1,7 @@
+"""The embedded synthetic talking-face dataset (SPEC section 5).
+
+``identity`` draws a stable per-actor face and voice and the per-emotion
+expression and prosody; ``voice`` synthesises the speech; ``face`` renders the
+frames; ``clip`` muxes one H.264 + AAC clip with PyAV; ``dataset`` writes the
+whole RAVDESS-layout folder in parallel.
+"""
