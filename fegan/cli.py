@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .errors import FeganError, one_line_errors
+from .errors import FeganError
 
 
 def _int_list(ctx, param, value):
@@ -15,7 +15,23 @@ def _int_list(ctx, param, value):
         raise click.BadParameter(f"want comma-separated integers, got {value!r}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _UserError(click.ClickException):
+    """A FeganError shown the way the stage scripts show it: one line, exit status 2."""
+    exit_code = 2
+
+    def show(self, file=None):
+        click.echo(f"fegan: error: {self.message}", err=True)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except FeganError as e:
+            raise _UserError(str(e)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fegan")
 def cli():
     """fegan: FE-GAN voice-to-face pipeline. Each stage of dvc.yaml is a subcommand."""
@@ -50,14 +66,22 @@ def synth(params_file, no_progress, **opts):
     click.echo(f"wrote {len(truth)} clips to {cfg.out_dir} (truth: {cfg.truth})")
 
 
-@one_line_errors
+@cli.command("synth-preview")
+@click.option("--raw", "raw_dir", default="data/raw/synthetic", show_default=True, type=click.Path(file_okay=False))
+@click.option("--truth", default="data/synthetic_truth.parquet", show_default=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out_png", default="docs/synthetic_faces.png", show_default=True)
+def synth_preview(raw_dir, truth, out_png):
+    """Contact sheet of a synthetic dataset: a row per actor, a column per emotion."""
+    from pathlib import Path
+
+    from .synth.preview import contact_sheet
+
+    for p in (raw_dir, truth):
+        if not Path(p).exists():
+            raise FeganError(f"{p} does not exist (run `dvc repro synthesize` or `fegan synth` first)")
+    contact_sheet(raw_dir, truth, out_png)
+    click.echo(f"wrote {out_png}")
+
+
 def main():
-    try:
-        cli(standalone_mode=False)
-    except click.exceptions.Abort:
-        raise SystemExit(130)
-    except click.ClickException as e:
-        e.show()
-        raise SystemExit(e.exit_code)
-    except FeganError:
-        raise
+    cli()

@@ -1,0 +1,27 @@
+"""Shared fixtures: one small synthetic dataset per test session."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from fegan.synth.dataset import SynthConfig, synthesize
+
+# Small but learnable: 4 actors x 3 emotions x 2 statements x 2 repetitions = 48 clips.
+# Repetition 1 trains, repetition 2 is held out.
+TINY = dict(seed=0, actors=4, emotions=[3, 4, 5], intensities=[1], statements=[1, 2],
+            repetitions=[1, 2], workers=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    cfg = SynthConfig(out_dir=str(root / "raw"), truth=str(root / "truth.parquet"), **TINY)
+    cfg.validate()
+    truth = synthesize(cfg, progress=False)
+    return cfg, truth
+
+
+@pytest.fixture(scope="session")
+def ncores():
+    return os.cpu_count() or 1
