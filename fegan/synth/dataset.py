@@ -1,17 +1,15 @@
 """Write the whole synthetic dataset: RAVDESS layout, parallel over clips."""
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from ..datasets.ravdess import EMOTIONS, RavdessName, format_name
 from ..errors import FeganError
 from ..io import atomic_path
+from ..parallel import pmap
 from .clip import VideoFormat, render_clip
 
 
@@ -62,10 +60,6 @@ def _render_one(args):
     return render_clip(name, seed, Path(root) / name.relpath, fmt)
 
 
-def resolve_workers(workers: int) -> int:
-    return workers if workers > 0 else (os.cpu_count() or 1)
-
-
 def synthesize(cfg: SynthConfig, progress: bool = True) -> pd.DataFrame:
     """Render every clip into ``cfg.out_dir`` and the ground truth into ``cfg.truth``.
 
@@ -77,20 +71,7 @@ def synthesize(cfg: SynthConfig, progress: bool = True) -> pd.DataFrame:
     with atomic_path(cfg.out_dir) as tmp_root:
         tmp_root.mkdir()
         jobs = [(n, cfg.seed, str(tmp_root), fmt) for n in names]
-        workers = min(resolve_workers(cfg.workers), len(jobs))
-        bar = tqdm(total=len(jobs), desc="synthesize", unit="clip", disable=not progress)
-        rows = []
-        if workers == 1:
-            for j in jobs:
-                rows.append(_render_one(j))
-                bar.update()
-        else:
-            with ProcessPoolExecutor(workers) as pool:
-                # map keeps the order of names, so the table is the same for any worker count
-                for row in pool.map(_render_one, jobs, chunksize=1):
-                    rows.append(row)
-                    bar.update()
-        bar.close()
+        rows = pmap(_render_one, jobs, cfg.workers, desc="synthesize", progress=progress)
         truth = pd.DataFrame(rows)
         truth.insert(0, "seed", cfg.seed)
         with atomic_path(cfg.truth, suffix=".parquet") as tmp:

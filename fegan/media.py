@@ -1,0 +1,105 @@
+"""Container I/O with PyAV: probe, decode the audio track, seek to a few frames.
+
+Every function raises ``MediaError`` with a short reason (the text that ends up in
+a clip table's ``reason`` column) instead of PyAV's own exceptions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+class MediaError(Exception):
+    """A clip that cannot be used; the message is the recorded reason."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    has_audio: bool
+    has_video: bool
+    duration_s: float
+    sample_rate: int
+    width: int
+    height: int
+    fps: float
+
+
+def _open(path: str | Path):
+    try:
+        return av.open(str(path))
+    except (av.error.InvalidDataError, av.error.FFmpegError, OSError) as e:
+        raise MediaError(f"unreadable container: {type(e).__name__}") from None
+
+
+def probe(path: str | Path) -> Probe:
+    with _open(path) as c:
+        a = c.streams.audio[0] if c.streams.audio else None
+        v = c.streams.video[0] if c.streams.video else None
+        dur = float(c.duration / av.time_base) if c.duration else 0.0
+        return Probe(
+            has_audio=a is not None, has_video=v is not None, duration_s=dur,
+            sample_rate=a.codec_context.sample_rate if a else 0,
+            width=v.codec_context.width if v else 0, height=v.codec_context.height if v else 0,
+            fps=float(v.average_rate) if v is not None and v.average_rate else 0.0)
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """The first audio track, averaged to mono float32, at its own sample rate."""
+    with _open(path) as c:
+        if not c.streams.audio:
+            raise MediaError("no audio stream")
+        stream = c.streams.audio[0]
+        sr = stream.codec_context.sample_rate
+        chunks = []
+        try:
+            for frame in c.decode(stream):
+                x = frame.to_ndarray().astype(np.float32)
+                if frame.format.is_planar:   # (channels, n)
+                    x = x.mean(axis=0)
+                else:                        # (1, n * channels) interleaved
+                    x = x.reshape(-1, len(frame.layout.channels)).mean(axis=1)
+                if np.issubdtype(frame.to_ndarray().dtype, np.integer):
+                    x /= float(np.iinfo(frame.to_ndarray().dtype).max)
+                chunks.append(x)
+        except (av.error.InvalidDataError, av.error.FFmpegError) as e:
+            if not chunks:
+                raise MediaError(f"audio does not decode: {type(e).__name__}") from None
+            # a truncated file: keep what decoded, the caller sees the short duration
+        if not chunks:
+            raise MediaError("audio stream is empty")
+        return np.concatenate(chunks), sr
+
+
+def read_frames(path: str | Path, times: list[float]) -> list[tuple[float, np.ndarray]]:
+    """RGB frames at (or just after) the given times in seconds, by seeking.
+
+    For each time, seek to the keyframe before it and decode forward to the first
+    frame at or after it; frames between the requested ones are never converted to
+    RGB, and with several keyframes per clip most are never decoded at all.
+    Returns ``(frame_time_s, (H, W, 3) uint8)`` pairs; a time past the end gives
+    the last frame.
+    """
+    out = []
+    with _open(path) as c:
+        if not c.streams.video:
+            raise MediaError("no video stream")
+        v = c.streams.video[0]
+        v.thread_type = "AUTO"
+        tb = float(v.time_base)
+        try:
+            for t in sorted(times):
+                c.seek(max(0, int(t / tb)), stream=v, backward=True)
+                last = None
+                for frame in c.decode(v):
+                    last = frame
+                    if frame.pts is not None and frame.pts * tb >= t - 1e-6:
+                        break
+                if last is None:
+                    raise MediaError("video does not decode")
+                out.append((last.pts * tb if last.pts is not None else t, last.to_ndarray(format="rgb24")))
+        except (av.error.InvalidDataError, av.error.FFmpegError) as e:
+            raise MediaError(f"video does not decode: {type(e).__name__}") from None
+    return out

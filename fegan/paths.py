@@ -1,0 +1,8 @@
+"""Where each stage writes, relative to the repository root (mirrors dvc.yaml's outs)."""
+CLIPS = "data/interim/clips.parquet"
+AUDIO = "data/interim/audio.safetensors"
+VAD = "data/interim/vad.parquet"
+FEATURES = "data/processed/features.safetensors"
+FEATURES_INDEX = "data/processed/features.parquet"
+FACES = "data/processed/faces.safetensors"
+FACES_INDEX = "data/processed/faces.parquet"

@@ -1,0 +1,1 @@
+"""Preprocessing stages: demux -> vad -> features, and faces (SPEC section 2)."""

@@ -1,0 +1,113 @@
+"""Stage `demux`: find clips, read labels, decode and resample the audio track.
+
+Writes the clip table (one row per video file found, usable or not) and one
+tensor file with every usable clip's mono audio at ``sample_rate`` (32 kHz: the
+rate of the paper's features and one webrtcvad accepts), concatenated; the table's
+``audio_offset``/``audio_len`` index into it. Frames are not decoded here: which
+frames the faces stage needs depends on the voiced part found by `vad`, so that
+stage seeks to exactly those.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..datasets.adapters import FORMATS, scan
+from ..errors import FeganError
+from ..io import atomic_path
+from ..media import MediaError, probe, read_audio
+from ..parallel import pmap
+from .common import require_clips
+from .split import assign_split
+
+
+@dataclass
+class DataConfig:
+    """The ``data`` section of params.yaml."""
+    format: str = "ravdess"
+    raw_dir: str = "data/raw/synthetic"
+    sample_rate: int = 32000
+    split_seed: int = 0
+    test_fraction: float = 0.25
+    min_clips: int = 8
+    min_duration_s: float = 0.5
+    workers: int = 0
+
+    def validate(self) -> None:
+        if self.format not in FORMATS:
+            raise FeganError(f"data.format must be one of {', '.join(FORMATS)}, got {self.format!r}")
+        if self.sample_rate not in (8000, 16000, 32000, 48000):
+            raise FeganError(f"data.sample_rate must be 8000, 16000, 32000 or 48000 (webrtcvad), "
+                             f"got {self.sample_rate}")
+        if not 0 < self.test_fraction < 1:
+            raise FeganError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
+
+
+def _resample(x: np.ndarray, sr: int, target: int) -> np.ndarray:
+    if sr == target:
+        return x
+    import torch
+    import torchaudio.functional as AF
+    return AF.resample(torch.from_numpy(x), sr, target).numpy()
+
+
+def _demux_one(job) -> tuple[dict, np.ndarray | None]:
+    root, path, target_sr, min_dur = job
+    try:
+        info = probe(Path(root) / path)
+        if not info.has_video:
+            raise MediaError("no video stream")
+        if not info.has_audio:
+            raise MediaError("no audio stream")
+        audio, sr = read_audio(Path(root) / path)
+        dur = len(audio) / sr
+        if dur < min_dur:
+            raise MediaError(f"audio too short ({dur:.2f} s)")
+        if info.duration_s and dur < 0.8 * info.duration_s:
+            raise MediaError(f"truncated: audio decodes {dur:.2f} s of {info.duration_s:.2f} s")
+    except MediaError as e:
+        return {"status": "error", "reason": str(e)}, None
+    row = {"duration_s": dur, "sample_rate": sr, "width": info.width, "height": info.height,
+           "fps": info.fps}
+    return row, _resample(audio, sr, target_sr).astype(np.float32)
+
+
+def _single_thread_torch():
+    import torch
+    torch.set_num_threads(1)
+
+
+def demux(cfg: DataConfig, clips_out: str | Path, audio_out: str | Path, progress: bool = True) -> pd.DataFrame:
+    from safetensors.numpy import save_file
+
+    table = scan(cfg.raw_dir, cfg.format)
+    for col, default in (("duration_s", 0.0), ("sample_rate", 0), ("width", 0), ("height", 0), ("fps", 0.0)):
+        table[col] = default
+    todo = table.index[table.status == "ok"]
+    jobs = [(cfg.raw_dir, table.path[i], cfg.sample_rate, cfg.min_duration_s) for i in todo]
+    results = pmap(_demux_one, jobs, cfg.workers, desc="demux", progress=progress,
+                   initializer=_single_thread_torch)
+    audio, offset = [], 0
+    table["audio_offset"], table["audio_len"] = -1, 0
+    for i, (row, wave) in zip(todo, results):
+        for k, v in row.items():
+            table.loc[i, k] = v
+        if wave is not None:
+            table.loc[i, ["audio_offset", "audio_len"]] = [offset, len(wave)]
+            audio.append(wave)
+            offset += len(wave)
+    table["audio_rate"] = cfg.sample_rate
+    table["split"] = assign_split(table, cfg.split_seed, cfg.test_fraction)
+    table = table[["clip_id", "path", "actor", "gender", "emotion", "intensity", "statement", "repetition",
+                   "split", "duration_s", "sample_rate", "width", "height", "fps", "audio_offset",
+                   "audio_len", "audio_rate", "status", "reason"]]
+    require_clips(int((table.status == "ok").sum()), cfg.min_clips, "demux", table)
+    with atomic_path(audio_out, suffix=".safetensors") as tmp:
+        save_file({"audio": np.concatenate(audio) if audio else np.zeros(0, np.float32)}, str(tmp))
+    with atomic_path(clips_out, suffix=".parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+    return table
+

@@ -1,0 +1,164 @@
+"""Stage `faces`: dlib detection, 5-point alignment, crops of ``image_size``.
+
+For each usable clip, ``frames_per_clip`` times are spread evenly over the voiced
+part (the face that goes with the voice), the video is seeked to each, the face
+is detected on a frame downscaled by ``downscale`` (HOG cost grows with pixels;
+boxes are mapped back), landmarks are found on the full frame with dlib's 5-point
+model, and ``dlib.get_face_chip`` rotates, scales and crops. With several faces
+the largest is taken and the count recorded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dlib
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ..dlib_models import LANDMARKS_5, MMOD_DETECTOR, model_path
+from ..errors import FeganError
+from ..io import atomic_path
+from ..media import MediaError, read_frames
+from ..parallel import pmap
+from .common import require_clips
+
+DETECTORS = ("hog", "mmod")
+
+
+@dataclass
+class FacesConfig:
+    """The ``faces`` section of params.yaml."""
+    image_size: int = 64
+    frames_per_clip: int = 3
+    detector: str = "hog"
+    downscale: int = 2
+    upsample: int = 0
+    padding: float = 0.25
+    workers: int = 0
+
+    def validate(self) -> None:
+        if self.detector not in DETECTORS:
+            raise FeganError(f"faces.detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
+        if self.image_size < 16 or self.frames_per_clip < 1 or self.downscale < 1:
+            raise FeganError("faces.image_size >= 16, faces.frames_per_clip >= 1 and faces.downscale >= 1")
+
+
+def frame_times(seg_start, seg_end, n: int) -> list[float]:
+    """``n`` times evenly spread over the voiced part (the concatenated segments)."""
+    starts, ends = np.asarray(seg_start, float), np.asarray(seg_end, float)
+    lengths = ends - starts
+    cum = np.concatenate([[0.0], np.cumsum(lengths)])
+    out = []
+    for q in (np.arange(n) + 0.5) / n * cum[-1]:
+        k = min(int(np.searchsorted(cum, q, side="right")) - 1, len(starts) - 1)
+        out.append(float(starts[k] + q - cum[k]))
+    return out
+
+
+class FaceCropper:
+    """Detector + landmark model, loaded once per worker process."""
+
+    def __init__(self, detector: str = "hog", downscale: int = 2, upsample: int = 0, image_size: int = 64,
+                 padding: float = 0.25):
+        self.kind, self.downscale, self.upsample = detector, downscale, upsample
+        self.image_size, self.padding = image_size, padding
+        self.detector = (dlib.get_frontal_face_detector() if detector == "hog"
+                         else dlib.cnn_face_detection_model_v1(str(model_path(MMOD_DETECTOR))))
+        self.landmarks = dlib.shape_predictor(str(model_path(LANDMARKS_5)))
+
+    def detect(self, rgb: np.ndarray) -> list[tuple[dlib.rectangle, float]]:
+        """Faces as full-resolution rectangles with detector scores, largest first."""
+        small = rgb
+        if self.downscale > 1:
+            small = np.asarray(Image.fromarray(rgb).reduce(self.downscale))
+        if self.kind == "hog":
+            rects, scores, _ = self.detector.run(small, self.upsample, 0.0)
+        else:
+            dets = self.detector(small, self.upsample)
+            rects, scores = [d.rect for d in dets], [d.confidence for d in dets]
+        k = self.downscale
+        faces = [(dlib.rectangle(r.left() * k, r.top() * k, r.right() * k, r.bottom() * k), float(s))
+                 for r, s in zip(rects, scores)]
+        return sorted(faces, key=lambda f: -f[0].area())
+
+    def crop(self, rgb: np.ndarray, rect: dlib.rectangle) -> np.ndarray:
+        """Aligned ``(S, S, 3)`` uint8 crop."""
+        shape = self.landmarks(rgb, rect)
+        return dlib.get_face_chip(rgb, shape, size=self.image_size, padding=self.padding)
+
+
+_CROPPER: FaceCropper | None = None
+
+
+def _init_worker(kw: dict) -> None:
+    global _CROPPER
+    _CROPPER = FaceCropper(**kw)
+
+
+def _faces_one(job):
+    path, times = job
+    rows, crops = [], []
+    try:
+        frames = read_frames(path, times)
+    except MediaError as e:
+        return [dict(frame=k, time_s=t, status="error", reason=str(e)) for k, t in enumerate(times)], []
+    for k, (t, rgb) in enumerate(frames):
+        faces = _CROPPER.detect(rgb)
+        row = dict(frame=k, time_s=float(t), n_faces=len(faces), left=-1, top=-1, right=-1, bottom=-1,
+                   score=float("nan"), status="ok", reason="")
+        if not faces:
+            row.update(status="error", reason="no face")
+        else:
+            rect, score = faces[0]
+            row.update(left=rect.left(), top=rect.top(), right=rect.right(), bottom=rect.bottom(), score=score)
+            if len(faces) > 1:
+                row["reason"] = f"{len(faces)} faces, kept the largest"
+            crops.append(_CROPPER.crop(rgb, rect))
+        rows.append(row)
+    return rows, crops
+
+
+def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir: str | Path,
+              out_tensor: str | Path, out_index: str | Path, min_clips: int = 1,
+              progress: bool = True) -> pd.DataFrame:
+    from safetensors.numpy import save_file
+
+    todo = vad.index[vad.status == "ok"]
+    jobs = [(str(Path(raw_dir) / clips.path[i]), frame_times(vad.seg_start[i], vad.seg_end[i], cfg.frames_per_clip))
+            for i in todo]
+    kw = dict(detector=cfg.detector, downscale=cfg.downscale, upsample=cfg.upsample,
+              image_size=cfg.image_size, padding=cfg.padding)
+    results = pmap(_faces_one, jobs, cfg.workers, desc="faces", progress=progress,
+                   initializer=_init_worker, initargs=(kw,))
+    rows, images = [], []
+    for i, (frame_rows, crops) in zip(todo, results):
+        it = iter(range(len(images), len(images) + len(crops)))
+        for r in frame_rows:
+            r["row"] = next(it) if r["status"] == "ok" else -1
+            rows.append(dict(clip_id=clips.clip_id[i], **r))
+        images += crops
+    index = pd.DataFrame(rows, columns=["clip_id", "frame", "time_s", "n_faces", "left", "top", "right", "bottom",
+                                        "score", "status", "reason", "row"])
+    # clips upstream stages rejected, and clips with no face in any sampled frame, get one row saying so
+    per_clip = index[index.status == "ok"].groupby("clip_id").size()
+    missing = vad[~vad.clip_id.isin(per_clip.index)]
+    extra = []
+    for r in missing.itertuples():
+        reason = r.reason if r.status != "ok" else "no face in any sampled frame"
+        if r.status == "ok":
+            errs = index.reason[(index.clip_id == r.clip_id) & (index.status == "error")]
+            if len(errs) and errs.iloc[0] != "no face":
+                reason = errs.iloc[0]
+        extra.append(dict(clip_id=r.clip_id, frame=-1, status="error", reason=reason, row=-1))
+    if extra:
+        index = pd.concat([index, pd.DataFrame(extra)], ignore_index=True)
+    require_clips(len(per_clip), min_clips, "faces", index.drop_duplicates("clip_id"))
+    stack = np.stack(images).transpose(0, 3, 1, 2) if images else np.zeros((0, 3, cfg.image_size, cfg.image_size))
+    with atomic_path(out_tensor, suffix=".safetensors") as tmp:
+        save_file({"faces": np.ascontiguousarray(stack, dtype=np.uint8)}, str(tmp),
+                  metadata={"layout": "(N, 3, S, S) uint8 RGB"})
+    with atomic_path(out_index, suffix=".parquet") as tmp:
+        index.to_parquet(tmp, index=False)
+    return index
