@@ -73,33 +73,36 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         return np.concatenate(chunks), sr
 
 
-def read_frames(path: str | Path, times: list[float]) -> list[tuple[float, np.ndarray]]:
-    """RGB frames at (or just after) the given times in seconds, by seeking.
+def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -> list[tuple[float, np.ndarray]]:
+    """RGB frames at (or just after) the given times in seconds.
 
-    For each time, seek to the keyframe before it and decode forward to the first
-    frame at or after it; frames between the requested ones are never converted to
-    RGB, and with several keyframes per clip most are never decoded at all.
-    Returns ``(frame_time_s, (H, W, 3) uint8)`` pairs; a time past the end gives
-    the last frame.
+    The decoder seeks to the keyframe before a requested time only when that time
+    is behind the decoder or more than ``seek_gap_s`` ahead of it; nearer times are
+    reached by decoding forward (a seek would restart at the same keyframe: clips
+    often have one keyframe for several seconds). Only the returned frames are
+    converted to RGB. Returns ``(frame_time_s, (H, W, 3) uint8)`` pairs in time
+    order; a time past the end gives the last frame.
     """
     out = []
     with _open(path) as c:
         if not c.streams.video:
             raise MediaError("no video stream")
         v = c.streams.video[0]
-        v.thread_type = "AUTO"
         tb = float(v.time_base)
+        frames, now, last = None, float("inf"), None
         try:
             for t in sorted(times):
-                c.seek(max(0, int(t / tb)), stream=v, backward=True)
-                last = None
-                for frame in c.decode(v):
+                if frames is None or t < now or t - now > seek_gap_s:
+                    c.seek(max(0, int(t / tb)), stream=v, backward=True)
+                    frames = c.decode(v)
+                for frame in frames:
                     last = frame
-                    if frame.pts is not None and frame.pts * tb >= t - 1e-6:
+                    now = frame.pts * tb if frame.pts is not None else now
+                    if now >= t - 1e-6:
                         break
                 if last is None:
                     raise MediaError("video does not decode")
-                out.append((last.pts * tb if last.pts is not None else t, last.to_ndarray(format="rgb24")))
+                out.append((now, last.to_ndarray(format="rgb24")))
         except (av.error.InvalidDataError, av.error.FFmpegError) as e:
             raise MediaError(f"video does not decode: {type(e).__name__}") from None
     return out

@@ -35,7 +35,7 @@ class FacesConfig:
     detector: str = "hog"
     downscale: int = 2
     upsample: int = 0
-    padding: float = 0.25
+    padding: float = 0.4
     workers: int = 0
 
     def validate(self) -> None:
@@ -61,7 +61,7 @@ class FaceCropper:
     """Detector + landmark model, loaded once per worker process."""
 
     def __init__(self, detector: str = "hog", downscale: int = 2, upsample: int = 0, image_size: int = 64,
-                 padding: float = 0.25):
+                 padding: float = 0.4):
         self.kind, self.downscale, self.upsample = detector, downscale, upsample
         self.image_size, self.padding = image_size, padding
         self.detector = (dlib.get_frontal_face_detector() if detector == "hog"

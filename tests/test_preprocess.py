@@ -1,0 +1,282 @@
+"""Preprocessing: labels, VAD, features, faces, bad input, worker-count independence."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dlib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from safetensors.numpy import load_file
+from torchaudio.compliance import kaldi
+
+from factory import decode_all, write_clip
+from fegan.datasets.adapters import scan
+from fegan.errors import FeganError
+from fegan.preprocess.common import load_audio
+from fegan.preprocess.demux import DataConfig, demux
+from fegan.preprocess.faces import FacesConfig, frame_times, run_faces
+from fegan.preprocess.features import FeaturesConfig, compute, run_features, tile
+from fegan.preprocess.vad import VadConfig, run_vad, speech_segments
+
+
+def _pipeline(raw_dir, out: Path, workers: int, min_clips: int = 1, kind: str = "fbank"):
+    """demux -> vad -> features -> faces into ``out``; returns the four tables."""
+    data = DataConfig(raw_dir=str(raw_dir), min_clips=min_clips, workers=workers)
+    clips = demux(data, out / "clips.parquet", out / "audio.safetensors", progress=False)
+    audio = load_audio(out / "audio.safetensors")
+    vad = run_vad(VadConfig(workers=workers), clips, audio, out / "vad.parquet", min_clips, progress=False)
+    feats = run_features(FeaturesConfig(kind=kind, workers=workers), clips, vad, audio,
+                         out / "features.safetensors", out / "features.parquet", min_clips, progress=False)
+    faces = run_faces(FacesConfig(workers=workers), clips, vad, raw_dir, out / "faces.safetensors",
+                      out / "faces.parquet", min_clips, progress=False)
+    return clips, vad, feats, faces
+
+
+@pytest.fixture(scope="module")
+def processed(tiny_dataset, tmp_path_factory):
+    cfg, truth = tiny_dataset
+    out = tmp_path_factory.mktemp("processed")
+    return cfg, truth, out, _pipeline(cfg.out_dir, out, workers=2)
+
+
+# ---------------------------------------------------------------- labels
+
+def _touch(root: Path, rel: str) -> None:
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_bytes(b"")
+
+
+def test_ravdess_labels_and_filters(tmp_path):
+    for rel in ["Actor_01/01-01-03-02-01-02-01.mp4", "Actor_02/01-01-01-01-02-01-02.mp4",
+                "Actor_01/01-02-03-01-01-01-01.mp4",   # song
+                "Actor_01/02-01-03-01-01-01-01.mp4",   # video-only
+                "Actor_01/notes.mp4", "Actor_01/README.txt"]:
+        _touch(tmp_path, rel)
+    t = scan(tmp_path, "ravdess").set_index("path")
+    assert len(t) == 5  # the .txt is not a clip
+    r = t.loc["Actor_01/01-01-03-02-01-02-01.mp4"]
+    assert (r.actor, r.gender, r.emotion, r.intensity, r.statement, r.repetition, r.status) == \
+        (1, "male", 3, 2, 1, 2, "ok")
+    assert t.loc["Actor_02/01-01-01-01-02-01-02.mp4", "gender"] == "female"
+    assert t.loc["Actor_01/01-02-03-01-01-01-01.mp4", "status"] == "filtered"
+    assert "song" in t.loc["Actor_01/01-02-03-01-01-01-01.mp4", "reason"]
+    assert "video-only" in t.loc["Actor_01/02-01-03-01-01-01-01.mp4", "reason"]
+    assert t.loc["Actor_01/notes.mp4", "status"] == "error"
+    assert "not a RAVDESS name" in t.loc["Actor_01/notes.mp4", "reason"]
+
+
+def test_enterface_labels_with_spaces_and_uneven_depth(tmp_path):
+    for rel in ["subject 1/anger/sentence 1/s1_an_1.avi",
+                "subject 6/bloc 2/happiness/sentence 3/s6_ha_3.avi",       # an extra level
+                "subject 12/fear/sentence 5/s12_fe_5.AVI",
+                "subject 7/sadness/sentence 2/recording.avi",              # labels from folders only
+                "subject 3/disgust/s3_di_4.avi",                           # one level less
+                "misc/clip.avi"]:
+        _touch(tmp_path, rel)
+    t = scan(tmp_path, "enterface").set_index("path")
+    got = {p: (r.clip_id, r.actor, r.emotion, r.statement, r.status) for p, r in t.iterrows()}
+    assert got["subject 1/anger/sentence 1/s1_an_1.avi"] == ("s1_an_1", 1, 5, 1, "ok")
+    assert got["subject 6/bloc 2/happiness/sentence 3/s6_ha_3.avi"] == ("s6_ha_3", 6, 3, 3, "ok")
+    assert got["subject 12/fear/sentence 5/s12_fe_5.AVI"] == ("s12_fe_5", 12, 6, 5, "ok")
+    assert got["subject 7/sadness/sentence 2/recording.avi"] == ("s7_sa_2", 7, 4, 2, "ok")
+    assert got["subject 3/disgust/s3_di_4.avi"] == ("s3_di_4", 3, 7, 4, "ok")
+    assert got["misc/clip.avi"][-1] == "error"
+    assert "not an eNTERFACE'05 path" in t.loc["misc/clip.avi", "reason"]
+
+
+def test_user_mistakes_are_one_clear_error(tmp_path):
+    with pytest.raises(FeganError, match="is not a folder"):
+        scan(tmp_path / "missing", "ravdess")
+    with pytest.raises(FeganError, match="data.format must be one of ravdess, enterface"):
+        scan(tmp_path, "voxceleb")
+
+
+# ---------------------------------------------------------------- split
+
+def test_split_is_stratified_seeded_and_complete(processed):
+    cfg, truth, out, (clips, *_rest) = processed
+    ok = clips[clips.status == "ok"]
+    both = ok.groupby(["actor", "emotion"]).split.nunique()
+    assert (both == 2).all()  # every (actor, emotion) has train and test clips
+    assert set(ok.split) == {"train", "test"}
+    again = demux(DataConfig(raw_dir=cfg.out_dir, split_seed=0, workers=1), out / "c2.parquet",
+                  out / "a2.safetensors", progress=False)
+    other = demux(DataConfig(raw_dir=cfg.out_dir, split_seed=5, workers=1), out / "c3.parquet",
+                  out / "a3.safetensors", progress=False)
+    assert again.split.tolist() == clips.split.tolist()
+    assert other.split.tolist() != clips.split.tolist()
+
+
+# ---------------------------------------------------------------- features
+
+def test_fbank_shape_and_values_match_torchaudio():
+    rng = np.random.default_rng(0)
+    t = np.arange(int(1.3 * 32000)) / 32000
+    wave = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.001 * rng.normal(size=t.size)).astype(np.float32)
+    f = compute(wave, 32000, kind="fbank", normalize=False)
+    assert tuple(f.shape) == (64, 625)
+    direct = kaldi.fbank(torch.from_numpy(tile(wave, 320000))[None] * 32768.0, num_mel_bins=64,
+                         frame_length=33.0, frame_shift=16.0, sample_frequency=32000.0, dither=0.0,
+                         snip_edges=False).T
+    torch.testing.assert_close(f, direct)
+    # a 220 Hz tone: the loudest mel bin is the one around 220 Hz (mel 308, bin ~4 of 64)
+    assert 2 <= int(f.mean(dim=1).argmax()) <= 6
+    g = compute(wave, 32000, kind="fbank")
+    torch.testing.assert_close(g.mean(dim=1), torch.zeros(64), atol=1e-4, rtol=0)
+    torch.testing.assert_close(g.std(dim=1), torch.ones(64), atol=1e-3, rtol=0)
+    assert tuple(compute(wave, 32000, kind="mfcc").shape) == (13, 625)
+    assert tuple(compute(wave, 32000, kind="spectrogram").shape) == (1025, 625)
+
+
+def test_tile_repeats_then_cuts():
+    x = np.arange(4)
+    assert tile(x, 10).tolist() == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+    assert tile(x, 3).tolist() == [0, 1, 2]
+
+
+def test_features_artifact(processed):
+    cfg, truth, out, (clips, vad, feats, faces) = processed
+    x = load_file(str(out / "features.safetensors"))["features"]
+    assert x.shape == (48, 64, 625) and x.dtype == np.float32
+    assert (feats.row >= 0).sum() == 48 and sorted(feats.row[feats.row >= 0]) == list(range(48))
+
+
+# ---------------------------------------------------------------- vad
+
+def test_vad_removes_added_silence(processed):
+    cfg, truth, out, (clips, vad, *_rest) = processed
+    t = truth.assign(clip_id=truth.relpath.str.split("/").str[1].str.removesuffix(".mp4"))
+    m = vad.merge(t, on="clip_id", suffixes=("", "_true"))
+    span = m.speech_end_s - m.speech_start_s
+    # padding (150 ms a side) is kept around speech; the silence before and after is gone
+    assert ((m.voiced_s - span).abs() < 0.5).all()
+    assert (m.duration_s - m.voiced_s > 0.4).all()
+    first = np.array([s[0] for s in m.seg_start])
+    last = np.array([e[-1] for e in m.seg_end])
+    assert (first > m.speech_start_s - 0.25).all() and (first < m.speech_start_s + 0.05).all()
+    assert (last < m.speech_end_s + 0.35).all() and (last > m.speech_end_s - 0.05).all()
+
+
+def test_vad_on_silence_and_on_speech_with_a_long_pause():
+    sr = 32000
+    rng = np.random.default_rng(1)
+    assert speech_segments(rng.normal(0, 1e-4, 3 * sr).astype(np.float32), sr) == []
+    tone = lambda s: 0.3 * np.sin(2 * np.pi * 180 * np.arange(int(s * sr)) / sr) * (  # noqa: E731
+        1 + 0.5 * np.sin(2 * np.pi * 4 * np.arange(int(s * sr)) / sr))
+    sil = lambda s: rng.normal(0, 1e-4, int(s * sr))  # noqa: E731
+    wave = np.concatenate([sil(0.5), tone(0.6), sil(1.0), tone(0.6), sil(0.5)]).astype(np.float32)
+    segs = speech_segments(wave, sr, padding_ms=150)
+    assert len(segs) == 2  # a 1 s pause is longer than twice the padding: removed
+    # webrtcvad has some hangover of its own after speech ends
+    assert abs(segs[0][0] - 0.35) < 0.1 and 2.8 < segs[1][1] < 3.05
+
+
+# ---------------------------------------------------------------- faces
+
+def test_frame_times_spread_over_voiced_part():
+    ts = frame_times([0.5, 2.0], [1.0, 3.0], 3)  # 0.5 s + 1 s voiced
+    assert ts == pytest.approx([0.75, 2.25, 2.75])
+
+
+def test_aligned_crops_contain_the_face(processed):
+    cfg, truth, out, (clips, vad, feats, faces) = processed
+    crops = load_file(str(out / "faces.safetensors"))["faces"]
+    assert crops.shape[1:] == (3, 64, 64) and crops.dtype == np.uint8
+    ok = faces[faces.status == "ok"]
+    assert len(ok) == len(crops) and ok.clip_id.nunique() == 48
+    assert len(crops) >= 0.95 * 48 * 3
+    det = dlib.get_frontal_face_detector()
+    found = 0
+    for img in crops:
+        big = np.asarray(Image.fromarray(img.transpose(1, 2, 0)).resize((192, 192), Image.BICUBIC))
+        found += len(det(big, 0)) == 1
+    assert found >= 0.9 * len(crops), f"{found}/{len(crops)}"
+    # frames come from the voiced part
+    m = ok.merge(vad, on="clip_id")
+    assert all(s[0] - 0.04 <= t <= e[-1] + 0.04 for t, s, e in zip(m.time_s, m.seg_start, m.seg_end))
+
+
+# ---------------------------------------------------------------- workers
+
+def test_same_outputs_with_one_and_two_workers(processed, tmp_path):
+    cfg, truth, out, tables = processed
+    one = _pipeline(cfg.out_dir, tmp_path, workers=1)
+    for a, b in zip(tables, one):
+        pd.testing.assert_frame_equal(a, b)
+    for name in ("audio", "features", "faces"):
+        a = load_file(str(out / f"{name}.safetensors"))
+        b = load_file(str(tmp_path / f"{name}.safetensors"))
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.fixture(scope="module")
+def bad_dataset(tiny_dataset, tmp_path_factory):
+    """Four good clips plus one of every kind of bad input, in RAVDESS layout."""
+    cfg, truth = tiny_dataset
+    root = tmp_path_factory.mktemp("bad")
+    src = Path(cfg.out_dir)
+    good = sorted(src.rglob("*.mp4"))[:4]
+    for p in good:
+        shutil.copy(p, root / p.name)
+    frames, audio = decode_all(good[0])
+    frames2, _ = decode_all(good[-1])
+    data = good[0].read_bytes()
+    (root / "01-01-03-01-01-01-21.mp4").write_bytes(data[: len(data) // 3])         # truncated
+    (root / "01-01-03-01-01-02-21.mp4").write_bytes(b"this is not a video" * 100)   # garbage
+    write_clip(root / "01-01-03-01-02-01-21.mp4", frames, None)                     # no audio stream
+    write_clip(root / "01-01-03-01-02-02-21.mp4", None, audio)                      # no video stream
+    write_clip(root / "01-01-04-01-01-01-21.mp4", frames,
+               np.random.default_rng(0).normal(0, 1e-4, audio.size))                # silent
+    blank = [np.full_like(f, 128) for f in frames]
+    write_clip(root / "01-01-04-01-01-02-21.mp4", blank, audio)                     # no face
+    # two faces: the left half of one clip beside a shrunken copy of another
+    two = []
+    for a, b in zip(frames, frames2):
+        canvas = np.full_like(a, 200)
+        canvas[:, :640] = a[:, 320:960]
+        small = np.asarray(Image.fromarray(b[:, 320:960]).resize((512, 576)))
+        canvas[72:648, 704:1216] = small
+        two.append(canvas)
+    write_clip(root / "01-01-04-01-02-01-21.mp4", two, audio)
+    shutil.copy(good[1], root / "01-02-03-01-01-01-21.mp4")                          # song
+    shutil.copy(good[1], root / "02-01-03-01-01-01-21.mp4")                          # video-only
+    shutil.copy(good[1], root / "my clip.mp4")                                      # unparseable
+    return root
+
+
+def test_every_bad_input_is_recorded_not_fatal(bad_dataset, tmp_path):
+    clips, vad, feats, faces = _pipeline(bad_dataset, tmp_path, workers=2)
+    reason = dict(zip(clips.clip_id, clips.reason))
+    status = dict(zip(clips.clip_id, clips.status))
+    assert len(clips) == 14
+    assert reason["01-01-03-01-01-01-21"].startswith("unreadable container")
+    assert reason["01-01-03-01-01-02-21"].startswith("unreadable container")
+    assert reason["01-01-03-01-02-01-21"] == "no audio stream"
+    assert reason["01-01-03-01-02-02-21"] == "no video stream"
+    assert status["01-02-03-01-01-01-21"] == "filtered" and "song" in reason["01-02-03-01-01-01-21"]
+    assert status["02-01-03-01-01-01-21"] == "filtered" and "video-only" in reason["02-01-03-01-01-01-21"]
+    assert status["my clip"] == "error" and "not a RAVDESS name" in reason["my clip"]
+    v = vad.set_index("clip_id")
+    assert v.loc["01-01-04-01-01-01-21", "reason"] == "no speech detected (silent or noise only)"
+    f = faces.set_index(["clip_id", "frame"])
+    assert f.loc[("01-01-04-01-01-02-21", -1), "reason"] == "no face in any sampled frame"
+    two = faces[faces.clip_id == "01-01-04-01-02-01-21"]
+    assert (two.n_faces == 2).all() and (two.reason == "2 faces, kept the largest").all()
+    assert ((two.right - two.left) < 640).all() and (two.left < 640).all()  # the larger, left face
+    # the good clips went through every stage
+    usable = set(faces.clip_id[faces.status == "ok"])
+    assert {p.stem for p in bad_dataset.glob("01-01-0[3-5]-0?-0?-0?-0[1-4].mp4")} <= usable
+    assert len(usable) == 5 and (feats.row >= 0).sum() == 6
+
+
+def test_too_few_usable_clips_is_one_clear_error(bad_dataset, tmp_path):
+    with pytest.raises(FeganError, match=r"demux: only 7 usable clips, need data.min_clips=20 \("):
+        demux(DataConfig(raw_dir=str(bad_dataset), min_clips=20, workers=1), tmp_path / "c.parquet",
+              tmp_path / "a.safetensors", progress=False)
+    assert not (tmp_path / "c.parquet").exists()
