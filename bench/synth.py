@@ -11,12 +11,9 @@ import argparse
 import os
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-from fegan.datasets.ravdess import format_name
-from fegan.synth.clip import VideoFormat
 from fegan.synth.dataset import SynthConfig, synthesize
 from fegan.synth.face import FrameState, make_look, render_frame
 from fegan.synth.identity import emotion_style, make_actor

@@ -83,5 +83,44 @@ def synth_preview(raw_dir, truth, out_png):
     click.echo(f"wrote {out_png}")
 
 
+def _apply_overrides(params: dict, overrides) -> dict:
+    """``section.key=value`` pairs (values parsed as YAML), as ``dvc exp run -S`` takes them."""
+    import yaml
+
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise FeganError(f"-S wants section.key=value, got {item!r}")
+        node, *path = key.split(".")
+        target = params
+        for part in [node, *path][:-1]:
+            target = target.setdefault(part, {})
+        target[[node, *path][-1]] = yaml.safe_load(value)
+    return params
+
+
+def _stage_command(name: str, module: str, summary: str) -> None:
+    @cli.command(name, help=f"{summary} Runs DVC stage `{name}` by hand: paths as in dvc.yaml, "
+                            "params from --params with -S overrides.")
+    @click.option("--params", "params_file", default="params.yaml", show_default=True,
+                  type=click.Path(dir_okay=False))
+    @click.option("-S", "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+                  help="override a param, e.g. -S data.raw_dir=/data/RAVDESS (repeatable)")
+    def command(params_file, overrides):
+        import importlib
+
+        from .params import load_params
+
+        params = _apply_overrides(load_params(params_file), overrides)
+        click.echo(importlib.import_module(module).stage(params))
+
+
+_stage_command("synthesize", "fegan.synth.dataset", "Write the synthetic dataset from params.yaml's `synth`.")
+_stage_command("demux", "fegan.preprocess.demux", "Find clips, parse labels, split, decode 32 kHz audio.")
+_stage_command("vad", "fegan.preprocess.vad", "webrtcvad speech segments per clip.")
+_stage_command("features", "fegan.preprocess.features", "Fbank/MFCC/spectrogram of 10 s of voiced audio.")
+_stage_command("faces", "fegan.preprocess.faces", "dlib face detection, 5-point alignment, crops.")
+
+
 def main():
     cli()

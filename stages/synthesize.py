@@ -1,14 +1,12 @@
-"""DVC stage `synthesize`: the embedded synthetic dataset (params section `synth`)."""
+"""DVC stage `synthesize`: a thin wrapper; the logic is fegan.synth.dataset (see its `stage`)."""
 from fegan.errors import one_line_errors
-from fegan.params import build_config, load_params
-from fegan.synth.dataset import SynthConfig, synthesize
+from fegan.params import load_params
+from fegan.synth.dataset import stage
 
 
 @one_line_errors
 def main() -> None:
-    cfg = build_config(SynthConfig, load_params()["synth"], "synth")
-    truth = synthesize(cfg)
-    print(f"synthesize: {len(truth)} clips in {cfg.out_dir}")
+    print(stage(load_params()))
 
 
 if __name__ == "__main__":

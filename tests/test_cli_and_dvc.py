@@ -47,32 +47,44 @@ def _copy_repo(dst: Path) -> None:
             shutil.copy2(REPO / f, dst / f)
 
 
-def test_dvc_repro_runs_synthesize_once_and_records_it(tmp_path):
+STAGES = ["synthesize", "demux", "vad", "features", "faces"]
+
+
+def _ran(out: str) -> list[str]:
+    return [s for s in STAGES if f"Running stage '{s}'" in out]
+
+
+def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tmp_path):
     _copy_repo(tmp_path)
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    params["synth"].update(actors=1, emotions=[1, 3], statements=[1], repetitions=[1])
+    params["synth"].update(actors=2, emotions=[1, 3], statements=[1], repetitions=[1, 2])
+    params["data"]["min_clips"] = 4
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (tmp_path / "dvc.lock").unlink(missing_ok=True)
     _run(["git", "init", "-q"], tmp_path)
     _run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "x", "--allow-empty"], tmp_path)
 
-    first = _run(["dvc", "repro", "synthesize"], tmp_path)
-    assert "Running stage 'synthesize'" in first.stdout
-    lock = yaml.safe_load((tmp_path / "dvc.lock").read_text())
-    stage = lock["stages"]["synthesize"]
-    assert stage["params"]["params.yaml"]["synth.actors"] == 1
-    assert {o["path"] for o in stage["outs"]} == {"data/raw/synthetic", "data/synthetic_truth.parquet"}
-    assert sorted(p.name for p in (tmp_path / "data/raw/synthetic").rglob("*.mp4")) == \
-        ["01-01-01-01-01-01-01.mp4", "01-01-03-01-01-01-01.mp4", "01-01-03-02-01-01-01.mp4"]
+    first = _run(["dvc", "repro", *STAGES], tmp_path).stdout
+    assert _ran(first) == STAGES
+    lock = yaml.safe_load((tmp_path / "dvc.lock").read_text())["stages"]
+    assert set(STAGES) <= set(lock)
+    assert lock["synthesize"]["params"]["params.yaml"]["synth.actors"] == 2
+    assert {o["path"] for o in lock["synthesize"]["outs"]} == {"data/raw/synthetic", "data/synthetic_truth.parquet"}
+    assert {o["path"] for o in lock["features"]["outs"]} == {"data/processed/features.safetensors",
+                                                               "data/processed/features.parquet"}
+    assert len(list((tmp_path / "data/raw/synthetic").rglob("*.mp4"))) == 12
 
-    second = _run(["dvc", "repro", "synthesize"], tmp_path)
-    assert "Running stage" not in second.stdout
-    assert "didn't change, skipping" in second.stdout
+    second = _run(["dvc", "repro", *STAGES], tmp_path).stdout
+    assert _ran(second) == [] and "didn't change, skipping" in second
 
-    # a param the stage does not depend on (workers) changes nothing; the seed reruns it
-    params["synth"]["workers"] = 1
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert "Running stage" not in _run(["dvc", "repro", "synthesize"], tmp_path).stdout
-    params["synth"]["seed"] = 3
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert "Running stage 'synthesize'" in _run(["dvc", "repro", "synthesize"], tmp_path).stdout
+    def change(section, key, value):
+        params[section][key] = value
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        return _ran(_run(["dvc", "repro", *STAGES], tmp_path).stdout)
+
+    # workers change no output, so they are not dependencies
+    assert change("synth", "workers", 1) == []
+    # the Fbank -> MFCC switch (paper Table 2) reruns features only: not demux, vad or faces
+    assert change("features", "kind", "mfcc") == ["features"]
+    # VAD padding changes what is voiced: vad, features and faces, not demux
+    assert change("vad", "padding_ms", 120) == ["vad", "features", "faces"]

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from factory import decode_all, write_clip
 from PIL import Image
 from safetensors.numpy import load_file
 from torchaudio.compliance import kaldi
 
-from factory import decode_all, write_clip
 from fegan.datasets.adapters import scan
 from fegan.errors import FeganError
 from fegan.preprocess.common import load_audio

@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import paths
 from ..datasets.adapters import FORMATS, scan
 from ..errors import FeganError
 from ..io import atomic_path
 from ..media import MediaError, probe, read_audio
 from ..parallel import pmap
+from ..params import build_config
 from .common import require_clips
 from .split import assign_split
 
@@ -111,3 +113,9 @@ def demux(cfg: DataConfig, clips_out: str | Path, audio_out: str | Path, progres
         table.to_parquet(tmp, index=False)
     return table
 
+
+def stage(params: dict) -> str:
+    """The `demux` stage: params.yaml's ``data`` section in, clip table and audio out."""
+    cfg = build_config(DataConfig, params.get("data"), "data")
+    table = demux(cfg, paths.CLIPS, paths.AUDIO)
+    return f"demux: {(table.status == 'ok').sum()} usable of {len(table)} clips"

@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from .. import paths
 from ..dlib_models import LANDMARKS_5, MMOD_DETECTOR, model_path
 from ..errors import FeganError
 from ..io import atomic_path
 from ..media import MediaError, read_frames
 from ..parallel import pmap
+from ..params import build_config
 from .common import require_clips
 
 DETECTORS = ("hog", "mmod")
@@ -162,3 +164,12 @@ def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir:
     with atomic_path(out_index, suffix=".parquet") as tmp:
         index.to_parquet(tmp, index=False)
     return index
+
+
+def stage(params: dict) -> str:
+    """The `faces` stage: ``faces`` section, ``data.raw_dir`` and ``data.min_clips``."""
+    cfg = build_config(FacesConfig, params.get("faces"), "faces")
+    index = run_faces(cfg, pd.read_parquet(paths.CLIPS), pd.read_parquet(paths.VAD), params["data"]["raw_dir"],
+                      paths.FACES, paths.FACES_INDEX, params["data"]["min_clips"])
+    ok = index[index.row >= 0]
+    return f"faces: {len(ok)} crops from {ok.clip_id.nunique()} clips"

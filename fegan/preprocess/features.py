@@ -18,10 +18,12 @@ import pandas as pd
 import torch
 from torchaudio.compliance import kaldi
 
+from .. import paths
 from ..errors import FeganError
 from ..io import atomic_path
 from ..parallel import pmap
-from .common import require_clips
+from ..params import build_config
+from .common import load_audio, require_clips
 from .vad import voiced_audio
 
 KINDS = ("fbank", "mfcc", "spectrogram")
@@ -127,3 +129,11 @@ def run_features(cfg: FeaturesConfig, clips: pd.DataFrame, vad: pd.DataFrame, au
     with atomic_path(out_index, suffix=".parquet") as tmp:
         index.to_parquet(tmp, index=False)
     return index
+
+
+def stage(params: dict) -> str:
+    """The `features` stage: ``features`` section and ``data.min_clips``."""
+    cfg = build_config(FeaturesConfig, params.get("features"), "features")
+    index = run_features(cfg, pd.read_parquet(paths.CLIPS), pd.read_parquet(paths.VAD), load_audio(paths.AUDIO),
+                         paths.FEATURES, paths.FEATURES_INDEX, params["data"]["min_clips"])
+    return f"features: {(index.row >= 0).sum()} clips of {cfg.kind}"

@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 import webrtcvad
 
+from .. import paths
 from ..errors import FeganError
 from ..io import atomic_path
 from ..parallel import pmap
-from .common import require_clips
+from ..params import build_config
+from .common import load_audio, require_clips
 
 
 @dataclass
@@ -96,3 +98,12 @@ def run_vad(cfg: VadConfig, clips: pd.DataFrame, audio: np.ndarray, out: str | P
     with atomic_path(out, suffix=".parquet") as tmp:
         table.to_parquet(tmp, index=False)
     return table
+
+
+def stage(params: dict) -> str:
+    """The `vad` stage: ``vad`` section and ``data.min_clips``."""
+    cfg = build_config(VadConfig, params.get("vad"), "vad")
+    table = run_vad(cfg, pd.read_parquet(paths.CLIPS), load_audio(paths.AUDIO), paths.VAD,
+                    params["data"]["min_clips"])
+    ok = table.status == "ok"
+    return f"vad: {ok.sum()} clips with speech, mean voiced {table.voiced_s[ok].mean():.2f} s"

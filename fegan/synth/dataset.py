@@ -10,6 +10,7 @@ from ..datasets.ravdess import EMOTIONS, RavdessName, format_name
 from ..errors import FeganError
 from ..io import atomic_path
 from ..parallel import pmap
+from ..params import build_config
 from .clip import VideoFormat, render_clip
 
 
@@ -79,3 +80,8 @@ def synthesize(cfg: SynthConfig, progress: bool = True) -> pd.DataFrame:
     return truth
 
 
+def stage(params: dict) -> str:
+    """The `synthesize` stage: params.yaml's ``synth`` section in, dataset out."""
+    cfg = build_config(SynthConfig, params.get("synth"), "synth")
+    truth = synthesize(cfg)
+    return f"synthesize: {len(truth)} clips in {cfg.out_dir}"
