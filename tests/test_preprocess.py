@@ -16,7 +16,6 @@ from torchaudio.compliance import kaldi
 
 from fegan.datasets.adapters import scan
 from fegan.errors import FeganError
-from fegan.preprocess.common import load_audio
 from fegan.preprocess.demux import DataConfig, demux
 from fegan.preprocess.faces import FacesConfig, frame_times, run_faces
 from fegan.preprocess.features import FeaturesConfig, compute, run_features, tile
@@ -27,9 +26,9 @@ def _pipeline(raw_dir, out: Path, workers: int, min_clips: int = 1, kind: str = 
     """demux -> vad -> features -> faces into ``out``; returns the four tables."""
     data = DataConfig(raw_dir=str(raw_dir), min_clips=min_clips, workers=workers)
     clips = demux(data, out / "clips.parquet", out / "audio.safetensors", progress=False)
-    audio = load_audio(out / "audio.safetensors")
-    vad = run_vad(VadConfig(workers=workers), clips, audio, out / "vad.parquet", min_clips, progress=False)
-    feats = run_features(FeaturesConfig(kind=kind, workers=workers), clips, vad, audio,
+    vad = run_vad(VadConfig(workers=workers), clips, out / "audio.safetensors", out / "vad.parquet", min_clips,
+                  progress=False)
+    feats = run_features(FeaturesConfig(kind=kind, workers=workers), clips, vad, out / "audio.safetensors",
                          out / "features.safetensors", out / "features.parquet", min_clips, progress=False)
     faces = run_faces(FacesConfig(workers=workers), clips, vad, raw_dir, out / "faces.safetensors",
                       out / "faces.parquet", min_clips, progress=False)

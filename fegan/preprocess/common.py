@@ -17,7 +17,20 @@ def require_clips(n_ok: int, min_clips: int, stage: str, table: pd.DataFrame) ->
         raise FeganError(f"{stage}: only {n_ok} usable clips, need data.min_clips={min_clips} ({why})")
 
 
-def load_audio(audio_path: str | Path) -> np.ndarray:
-    """The concatenated 32 kHz audio written by `demux` (see its table's audio_offset/len)."""
-    from safetensors.numpy import load_file
-    return load_file(str(audio_path))["audio"]
+_OPEN: dict = {}
+
+
+def clip_audio(audio_path: str | Path, offset: int, length: int) -> np.ndarray:
+    """One clip's samples from the audio file written by `demux`, read lazily.
+
+    Workers read their own slices from the file instead of receiving arrays
+    through the process pool's pipes; the open handle is kept per process.
+    """
+    from safetensors import safe_open
+
+    st = Path(audio_path).stat()
+    key = (str(audio_path), st.st_mtime_ns, st.st_size)  # a rewritten file is a new key
+    if key not in _OPEN:
+        _OPEN.clear()
+        _OPEN[key] = safe_open(str(audio_path), framework="np").get_slice("audio")
+    return _OPEN[key][int(offset):int(offset) + int(length)]

@@ -23,7 +23,7 @@ from ..errors import FeganError
 from ..io import atomic_path
 from ..parallel import pmap
 from ..params import build_config
-from .common import load_audio, require_clips
+from .common import clip_audio, require_clips
 from .vad import voiced_audio
 
 KINDS = ("fbank", "mfcc", "spectrogram")
@@ -98,13 +98,13 @@ def compute(wave: np.ndarray, sample_rate: int, kind: str = "fbank", duration_s:
 
 
 def _features_one(job):
-    wave, sr, kw = job
-    import torch as _t
-    _t.set_num_threads(1)
+    audio_path, offset, length, sr, starts, ends, kw = job
+    torch.set_num_threads(1)  # parallelism is across clips
+    wave = voiced_audio(clip_audio(audio_path, offset, length), sr, starts, ends)
     return compute(wave, sr, **kw).numpy()
 
 
-def run_features(cfg: FeaturesConfig, clips: pd.DataFrame, vad: pd.DataFrame, audio: np.ndarray,
+def run_features(cfg: FeaturesConfig, clips: pd.DataFrame, vad: pd.DataFrame, audio_path: str | Path,
                  out_tensor: str | Path, out_index: str | Path, min_clips: int = 1,
                  progress: bool = True) -> pd.DataFrame:
     from safetensors.numpy import save_file
@@ -114,12 +114,8 @@ def run_features(cfg: FeaturesConfig, clips: pd.DataFrame, vad: pd.DataFrame, au
     todo = vad.index[vad.status == "ok"]
     kw = dict(kind=cfg.kind, duration_s=cfg.duration_s, n_mels=cfg.n_mels, n_mfcc=cfg.n_mfcc,
               win_ms=cfg.win_ms, hop_ms=cfg.hop_ms, normalize=cfg.normalize)
-    jobs = []
-    for i in todo:
-        c = clips.loc[i]
-        wave = audio[c.audio_offset:c.audio_offset + c.audio_len]
-        sr = int(c.audio_rate)
-        jobs.append((voiced_audio(wave, sr, vad.seg_start[i], vad.seg_end[i]), sr, kw))
+    jobs = [(str(audio_path), clips.audio_offset[i], clips.audio_len[i], int(clips.audio_rate[i]),
+             vad.seg_start[i], vad.seg_end[i], kw) for i in todo]
     feats = pmap(_features_one, jobs, cfg.workers, desc=f"features ({cfg.kind})", progress=progress)
     index.loc[todo, "row"] = np.arange(len(todo))
     require_clips(len(feats), min_clips, "features", index)
@@ -134,6 +130,6 @@ def run_features(cfg: FeaturesConfig, clips: pd.DataFrame, vad: pd.DataFrame, au
 def stage(params: dict) -> str:
     """The `features` stage: ``features`` section and ``data.min_clips``."""
     cfg = build_config(FeaturesConfig, params.get("features"), "features")
-    index = run_features(cfg, pd.read_parquet(paths.CLIPS), pd.read_parquet(paths.VAD), load_audio(paths.AUDIO),
+    index = run_features(cfg, pd.read_parquet(paths.CLIPS), pd.read_parquet(paths.VAD), paths.AUDIO,
                          paths.FEATURES, paths.FEATURES_INDEX, params["data"]["min_clips"])
     return f"features: {(index.row >= 0).sum()} clips of {cfg.kind}"

@@ -19,7 +19,7 @@ from ..errors import FeganError
 from ..io import atomic_path
 from ..parallel import pmap
 from ..params import build_config
-from .common import load_audio, require_clips
+from .common import clip_audio, require_clips
 
 
 @dataclass
@@ -72,11 +72,11 @@ def voiced_audio(wave: np.ndarray, sample_rate: int, starts, ends) -> np.ndarray
 
 
 def _vad_one(job):
-    wave, sr, kw = job
-    return speech_segments(wave, sr, **kw)
+    audio_path, offset, length, sr, kw = job
+    return speech_segments(clip_audio(audio_path, offset, length), sr, **kw)
 
 
-def run_vad(cfg: VadConfig, clips: pd.DataFrame, audio: np.ndarray, out: str | Path,
+def run_vad(cfg: VadConfig, clips: pd.DataFrame, audio_path: str | Path, out: str | Path,
             min_clips: int = 1, progress: bool = True) -> pd.DataFrame:
     table = clips[["clip_id", "status", "reason"]].copy()
     table["voiced_s"] = 0.0
@@ -85,8 +85,7 @@ def run_vad(cfg: VadConfig, clips: pd.DataFrame, audio: np.ndarray, out: str | P
     todo = clips.index[clips.status == "ok"]
     kw = dict(aggressiveness=cfg.aggressiveness, frame_ms=cfg.frame_ms, padding_ms=cfg.padding_ms,
               min_speech_ms=cfg.min_speech_ms)
-    jobs = [(audio[clips.audio_offset[i]:clips.audio_offset[i] + clips.audio_len[i]], int(clips.audio_rate[i]), kw)
-            for i in todo]
+    jobs = [(str(audio_path), clips.audio_offset[i], clips.audio_len[i], int(clips.audio_rate[i]), kw) for i in todo]
     for i, segs in zip(todo, pmap(_vad_one, jobs, cfg.workers, desc="vad", progress=progress)):
         if not segs:
             table.loc[i, ["status", "reason"]] = ["error", "no speech detected (silent or noise only)"]
@@ -103,7 +102,7 @@ def run_vad(cfg: VadConfig, clips: pd.DataFrame, audio: np.ndarray, out: str | P
 def stage(params: dict) -> str:
     """The `vad` stage: ``vad`` section and ``data.min_clips``."""
     cfg = build_config(VadConfig, params.get("vad"), "vad")
-    table = run_vad(cfg, pd.read_parquet(paths.CLIPS), load_audio(paths.AUDIO), paths.VAD,
+    table = run_vad(cfg, pd.read_parquet(paths.CLIPS), paths.AUDIO, paths.VAD,
                     params["data"]["min_clips"])
     ok = table.status == "ok"
     return f"vad: {ok.sum()} clips with speech, mean voiced {table.voiced_s[ok].mean():.2f} s"

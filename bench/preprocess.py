@@ -1,0 +1,97 @@
+"""Preprocessing speed: clips/s of demux, vad, features and faces against the decode floor.
+
+    python bench/preprocess.py [--raw data/raw/synthetic] [--clips 48]
+
+The decode floor is the time to decode just what the chain needs from each
+container: the audio track and the frames the faces stage seeks to. The chain is
+the four stages end to end. Both are timed with 1 worker and with one per core.
+Targets (issue 3): chain <= 1.5x the floor, and >= 1.8x faster with 2 workers.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from fegan.media import read_audio, read_frames
+from fegan.parallel import pmap
+from fegan.preprocess.demux import DataConfig, demux
+from fegan.preprocess.faces import FacesConfig, frame_times, run_faces
+from fegan.preprocess.features import FeaturesConfig, run_features
+from fegan.preprocess.vad import VadConfig, run_vad
+from fegan.synth.dataset import SynthConfig, synthesize
+
+
+def _floor_one(job):
+    path, times = job
+    read_audio(path)
+    read_frames(path, times)
+
+
+def chain(raw: Path, out: Path, workers: int) -> dict:
+    t = {}
+    s = time.perf_counter()
+    clips = demux(DataConfig(raw_dir=str(raw), min_clips=1, workers=workers), out / "c.parquet",
+                  out / "a.safetensors", progress=False)
+    t["demux"] = time.perf_counter() - s
+    s = time.perf_counter()
+    vad = run_vad(VadConfig(workers=workers), clips, out / "a.safetensors", out / "v.parquet", progress=False)
+    t["vad"] = time.perf_counter() - s
+    s = time.perf_counter()
+    run_features(FeaturesConfig(workers=workers), clips, vad, out / "a.safetensors", out / "f.safetensors", out / "f.parquet",
+                 progress=False)
+    t["features"] = time.perf_counter() - s
+    s = time.perf_counter()
+    run_faces(FacesConfig(workers=workers), clips, vad, raw, out / "x.safetensors", out / "x.parquet",
+              progress=False)
+    t["faces"] = time.perf_counter() - s
+    t["chain"] = sum(t.values())
+    jobs = [(str(raw / p), frame_times(a, b, FacesConfig().frames_per_clip))
+            for p, a, b in zip(clips.path, vad.seg_start, vad.seg_end)]
+    s = time.perf_counter()
+    pmap(_floor_one, jobs, workers, progress=False)
+    t["decode floor"] = time.perf_counter() - s
+    return t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", default="data/raw/synthetic", help="a RAVDESS-layout folder of 720p clips")
+    ap.add_argument("--clips", type=int, default=96, help="how many of its clips to time")
+    ap.add_argument("--repeat", type=int, default=2, help="runs per setting; the fastest of each step counts")
+    args = ap.parse_args()
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        src = Path(args.raw)
+        if not src.is_dir():
+            print(f"{src} missing: synthesising {args.clips} clips first")
+            synthesize(SynthConfig(out_dir=str(tmp / "synth"), truth=str(tmp / "t.parquet"), actors=4),
+                       progress=False)
+            src = tmp / "synth"
+        raw = tmp / "raw"
+        for p in sorted(src.rglob("*.mp4"))[: args.clips]:
+            (raw / p.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy(p, raw / p.parent.name / p.name)
+        n = len(list(raw.rglob("*.mp4")))
+        runs = {}
+        for w in (1, cores):
+            trials = [chain(raw, tmp / f"out{w}", w) for _ in range(args.repeat)]
+            runs[w] = {k: min(t[k] for t in trials) for k in trials[0]}
+            runs[w]["chain"] = min(t["chain"] for t in trials)
+    print(f"{n} clips, 1280x720, {cores} cores\n")
+    print(f"{'step':<14}" + "".join(f"{f'{w} worker(s)':>22}" for w in runs))
+    for k in ("demux", "vad", "features", "faces", "chain", "decode floor"):
+        print(f"{k:<14}" + "".join(f"{runs[w][k]:>9.2f} s {n / runs[w][k]:>7.1f} c/s" for w in runs))
+    for w in runs:
+        print(f"\nchain / decode floor with {w} worker(s): {runs[w]['chain'] / runs[w]['decode floor']:.2f}x"
+              "  (target <= 1.5x)")
+    print(f"speed-up of the chain, {cores} workers vs 1: {runs[1]['chain'] / runs[cores]['chain']:.2f}x"
+          "  (target >= 1.8x)")
+
+
+if __name__ == "__main__":
+    main()
