@@ -27,6 +27,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/synth.py
+	$(BIN)/python bench/preprocess.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -76,7 +76,7 @@ class FaceCropper:
         With ``near`` (the face found in an earlier frame of the clip) the search
         starts in that box grown by half its size on every side, a third of the
         pixels of a 720p frame; only if nothing is found there is the whole frame
-        searched. Other faces outside that region are then not counted.
+        searched. The caller passes ``near`` only after a frame with a single face.
         """
         if near is not None:
             m = near.width() // 2
@@ -131,7 +131,9 @@ def _faces_one(job):
             row.update(status="error", reason="no face")
         else:
             rect, score = faces[0]
-            near = rect
+            # search near this face in later frames only when it was alone, so a clip
+            # with several people keeps counting (and choosing among) all of them
+            near = rect if len(faces) == 1 else None
             row.update(left=rect.left(), top=rect.top(), right=rect.right(), bottom=rect.bottom(), score=score)
             if len(faces) > 1:
                 row["reason"] = f"{len(faces)} faces, kept the largest"
