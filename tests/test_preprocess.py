@@ -116,7 +116,7 @@ def test_fbank_shape_and_values_match_torchaudio():
     rng = np.random.default_rng(0)
     t = np.arange(int(1.3 * 32000)) / 32000
     wave = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.001 * rng.normal(size=t.size)).astype(np.float32)
-    f = compute(wave, 32000, kind="fbank", normalize=False)
+    f = compute(wave, 32000, kind="fbank", normalize="none")
     assert tuple(f.shape) == (64, 625)
     direct = kaldi.fbank(torch.from_numpy(tile(wave, 320000))[None] * 32768.0, num_mel_bins=64,
                          frame_length=33.0, frame_shift=16.0, sample_frequency=32000.0, dither=0.0,
@@ -124,9 +124,12 @@ def test_fbank_shape_and_values_match_torchaudio():
     torch.testing.assert_close(f, direct)
     # a 220 Hz tone: the loudest mel bin is the one around 220 Hz (mel 308, bin ~4 of 64)
     assert 2 <= int(f.mean(dim=1).argmax()) <= 6
-    g = compute(wave, 32000, kind="fbank")
+    g = compute(wave, 32000, kind="fbank", normalize="cmvn")
     torch.testing.assert_close(g.mean(dim=1), torch.zeros(64), atol=1e-4, rtol=0)
     torch.testing.assert_close(g.std(dim=1), torch.ones(64), atol=1e-3, rtol=0)
+    u = compute(wave, 32000, kind="fbank")  # default: one mean/variance for the utterance
+    assert abs(float(u.mean())) < 1e-4 and abs(float(u.std()) - 1) < 1e-3
+    torch.testing.assert_close(u, (f - f.mean()) / (f.std() + 1e-5))
     assert tuple(compute(wave, 32000, kind="mfcc").shape) == (13, 625)
     assert tuple(compute(wave, 32000, kind="spectrogram").shape) == (1025, 625)
 

@@ -1,0 +1,48 @@
+"""The triple loss (paper eqs. 1-5): L_G + lambda1 L_D1 + lambda2 L_D2 + L_C1 + L_C2.
+
+Discriminators are logits; "cross-entropy with sigmoid" is BCE-with-logits.
+The D/C step minimises  lambda1 L_D1 + lambda2 L_D2 + L_C1 + L_C2, where
+L_Di = -[log D_i(I_T) + log(1 - D_i(I_G))] (eq. 4 written as a loss to minimise)
+and L_Ck is cross-entropy of C_k on real faces with face labels plus on fakes
+with voice labels (eqs. 1-2). The G step minimises L_G + the classifiers' terms on
+fakes, L_G = 1/2 E[-log D1(I_G) - log D2(I_G)] (eq. 3; the mean over the
+discriminators present). Only terms whose heads exist appear.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits.float(), torch.full_like(logits.float(), target))
+
+
+def dc_loss(real: dict, fake: dict, face_id, face_emo, voice_id, voice_emo,
+            lambda1: float, lambda2: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Loss of the discriminator/classifier step; ``fake`` from detached G output."""
+    terms = {}
+    if "d1" in real:
+        terms["L_D1"] = _bce(real["d1"], 1.0) + _bce(fake["d1"], 0.0)
+    if "d2" in real:
+        terms["L_D2"] = _bce(real["d2"], 1.0) + _bce(fake["d2"], 0.0)
+    if "c1" in real:
+        terms["L_C1"] = F.cross_entropy(real["c1"].float(), face_id) + F.cross_entropy(fake["c1"].float(), voice_id)
+    if "c2" in real:
+        terms["L_C2"] = F.cross_entropy(real["c2"].float(), face_emo) + F.cross_entropy(fake["c2"].float(), voice_emo)
+    weight = {"L_D1": lambda1, "L_D2": lambda2, "L_C1": 1.0, "L_C2": 1.0}
+    total = sum(weight[k] * v for k, v in terms.items())
+    return total, terms
+
+
+def g_loss(fake: dict, voice_id, voice_emo) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Loss of the generator step: fool the discriminators, be classified as the voice."""
+    terms = {}
+    ds = [fake[k] for k in ("d1", "d2") if k in fake]
+    if ds:
+        terms["L_G"] = sum(_bce(d, 1.0) for d in ds) / len(ds)
+    if "c1" in fake:
+        terms["L_G_C1"] = F.cross_entropy(fake["c1"].float(), voice_id)
+    if "c2" in fake:
+        terms["L_G_C2"] = F.cross_entropy(fake["c2"].float(), voice_emo)
+    return sum(terms.values()), terms

@@ -1,0 +1,55 @@
+"""Model configs, saved inside every checkpoint (so a checkpoint rebuilds its model)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ..errors import FeganError
+
+# The paper's model and the baselines/ablations of Tables 2, 4 and 5 as switches:
+# d1/c1 = real/fake head and identity classifier on trunk 1, d2/c2 = real/fake head
+# and emotion classifier on trunk 2, conditional = the real/fake head sees E_v.
+VARIANTS: dict[str, dict[str, bool]] = {
+    "fegan": dict(d1=True, c1=True, d2=True, c2=True, conditional=False),
+    "acgan": dict(d1=True, c1=True, d2=False, c2=False, conditional=False),   # Wen et al. 2019
+    "cgan": dict(d1=True, c1=False, d2=False, c2=False, conditional=True),    # Wav2Pix
+    "no_c1": dict(d1=True, c1=False, d2=True, c2=True, conditional=False),
+    "no_c2": dict(d1=True, c1=True, d2=True, c2=False, conditional=False),
+    "no_d1": dict(d1=False, c1=True, d2=True, c2=True, conditional=False),
+    "no_d2": dict(d1=True, c1=True, d2=False, c2=True, conditional=False),
+}
+
+
+@dataclass
+class VNetConfig:
+    in_channels: int = 64
+    channels: list[int] = field(default_factory=lambda: [256, 256, 256, 256, 128])
+    n_speakers: int = 24
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class GANConfig:
+    """The ``model`` section of params.yaml plus the class counts found in the data."""
+    variant: str = "fegan"
+    image_size: int = 64
+    width: float = 0.25          # 1.0 is the paper's 1024..32 channels
+    embed_dim: int = 128
+    noise_dim: int = 128
+    dropout: float = 0.2
+    n_identities: int = 24
+    n_emotions: int = 8
+
+    def validate(self) -> None:
+        if self.variant not in VARIANTS:
+            raise FeganError(f"model.variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+        if self.image_size not in (32, 64, 128):
+            raise FeganError(f"model.image_size must be 32, 64 or 128, got {self.image_size}")
+
+    @property
+    def parts(self) -> dict[str, bool]:
+        return VARIANTS[self.variant]
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,34 @@
+"""V-net: the voice encoder (paper 3.2, Fig. 2 top row).
+
+Five Conv1d (kernel 3, stride 2, padding 1), each followed by BatchNorm and
+LeakyReLU, over the ``(F, T)`` features; average pooling over time gives the
+128-d voice embedding E_v whatever T is; a linear head classifies the speaker
+(V-net is pretrained as a speaker classifier with cross-entropy).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class VNet(nn.Module):
+    def __init__(self, in_channels: int = 64, channels: tuple[int, ...] = (256, 256, 256, 256, 128),
+                 n_speakers: int = 24):
+        super().__init__()
+        layers, c = [], in_channels
+        for out in channels:
+            layers += [nn.Conv1d(c, out, 3, stride=2, padding=1, bias=False), nn.BatchNorm1d(out),
+                       nn.LeakyReLU(0.2, inplace=True)]
+            c = out
+        self.convs = nn.Sequential(*layers)
+        self.embed_dim = c
+        self.head = nn.Linear(c, n_speakers)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, F, T) features -> (B, 128) E_v."""
+        h = self.convs(x)            # (B, 128, ceil(T / 32))
+        return h.mean(dim=2)         # average pooling over time: any T works
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        e = self.embed(x)
+        return e, self.head(e)       # (B, 128), (B, n_speakers)

@@ -1,0 +1,1 @@
+"""Training loops: V-net pretraining (``vnet``) and FE-GAN (``gan``), plus checkpoints."""

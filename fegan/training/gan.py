@@ -1,0 +1,166 @@
+"""FE-GAN training: D/C updated, then G, on every step (paper 3.5 and 4.1).
+
+Adam (lr 2e-4, betas 0.5/0.999), batch 64. Each step draws a batch of real faces
+(with their face labels, horizontally flipped at random) and, independently, a
+batch of training voices (E_v with their voice labels) and noise; the
+discriminators and classifiers take a step on the triple loss, then G does.
+All randomness comes from one generator plus torch's global state (dropout),
+both saved in checkpoints, so a resumed run continues the same trajectory.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from ..losses import dc_loss, g_loss
+from ..models.config import GANConfig
+from ..models.fegan import FEGAN
+from . import checkpoint
+from .device import autocast
+
+
+@dataclass
+class GANTrainConfig:
+    """The ``train`` section of params.yaml (lambda1/lambda2 are top-level keys)."""
+    iterations: int = 1500
+    batch_size: int = 64
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    checkpoint_every: int = 250
+    sample_every: int = 250
+    seed: int = 0
+
+
+@dataclass
+class GANData:
+    """The training set, already on the training device."""
+    faces: torch.Tensor        # (Nf, 3, S, S) uint8
+    face_id: torch.Tensor      # (Nf,) identity index
+    face_emo: torch.Tensor     # (Nf,) emotion index
+    face_ev: torch.Tensor      # (Nf, 128) E_v of the face's own clip (for the conditional D)
+    voice_ev: torch.Tensor     # (Nv, 128)
+    voice_id: torch.Tensor     # (Nv,)
+    voice_emo: torch.Tensor    # (Nv,)
+
+    def to(self, device) -> "GANData":
+        return GANData(**{k: v.to(device) for k, v in vars(self).items()})
+
+
+def to_image(u8: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1] (G's Tanh range)."""
+    return u8.float() / 127.5 - 1.0
+
+
+def fingerprint(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambdas: tuple, data: GANData) -> str:
+    """What a checkpoint must match to be resumed: configs and the data's shape and content."""
+    h = hashlib.sha256(json.dumps([asdict(model_cfg), asdict(train_cfg), list(lambdas)], sort_keys=True).encode())
+    for t in (data.faces, data.voice_ev):
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t[:: max(1, len(t) // 64)].float().sum().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def build(model_cfg: GANConfig, train_cfg: GANTrainConfig, device) -> tuple[FEGAN, torch.optim.Optimizer,
+                                                                             torch.optim.Optimizer]:
+    model = FEGAN(model_cfg).to(device)
+    betas = (train_cfg.beta1, train_cfg.beta2)
+    opt_g = torch.optim.Adam(model.g.parameters(), lr=train_cfg.lr, betas=betas)
+    opt_d = torch.optim.Adam([p for m in model.discriminators() for p in m.parameters()], lr=train_cfg.lr,
+                             betas=betas)
+    return model, opt_g, opt_d
+
+
+def train_step(model: FEGAN, opt_g, opt_d, data: GANData, gen: torch.Generator, batch: int,
+               lambda1: float, lambda2: float, device) -> dict[str, float]:
+    """One D/C update then one G update; returns every loss term and accuracy."""
+    B = batch
+    ri = torch.randint(0, len(data.faces), (B,), generator=gen).to(device)
+    vi = torch.randint(0, len(data.voice_ev), (B,), generator=gen).to(device)
+    flip = (torch.rand(B, generator=gen) < 0.5).to(device)
+    noise = torch.randn(B, model.cfg.noise_dim, generator=gen).to(device)
+
+    real = to_image(data.faces[ri])
+    real = torch.where(flip[:, None, None, None], real.flip(3), real)
+    face_id, face_emo, face_ev = data.face_id[ri], data.face_emo[ri], data.face_ev[ri]
+    e_v, voice_id, voice_emo = data.voice_ev[vi], data.voice_id[vi], data.voice_emo[vi]
+
+    with autocast(device):
+        fake = model.g(e_v, noise)
+        out_real = model.judge(real, face_ev)
+        out_fake = model.judge(fake.detach(), e_v)
+        loss_d, terms_d = dc_loss(out_real, out_fake, face_id, face_emo, voice_id, voice_emo, lambda1, lambda2)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+
+    with autocast(device):
+        out_gen = model.judge(fake, e_v)
+        loss_g, terms_g = g_loss(out_gen, voice_id, voice_emo)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+
+    with torch.no_grad():
+        return _step_logs(terms_d, terms_g, loss_d, loss_g, out_real, out_fake, out_gen,
+                          face_id, face_emo, voice_id, voice_emo)
+
+
+def _step_logs(terms_d, terms_g, loss_d, loss_g, out_real, out_fake, out_gen, face_id, face_emo, voice_id,
+               voice_emo) -> dict[str, float]:
+    logs = {k: float(v) for k, v in {**terms_d, **terms_g}.items()}
+    logs["loss_DC"], logs["loss_G"] = float(loss_d), float(loss_g)
+    for name, target_real, target_fake in (("c1", face_id, voice_id), ("c2", face_emo, voice_emo)):
+        if name in out_real:
+            logs[f"acc_{name}_real"] = float((out_real[name].argmax(1) == target_real).float().mean())
+            logs[f"acc_{name}_fake"] = float((out_gen[name].argmax(1) == target_fake).float().mean())
+    for name in ("d1", "d2"):
+        if name in out_real:
+            logs[f"{name}_real"] = float(torch.sigmoid(out_real[name].float()).mean())
+            logs[f"{name}_fake"] = float(torch.sigmoid(out_fake[name].float()).mean())
+    return logs
+
+
+def train_gan(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lambda2: float, data: GANData,
+              device, ckpt_path: str | Path, log: Callable[[int, dict], None] | None = None,
+              sample: Callable[[int, FEGAN], None] | None = None, stop_after: int | None = None) -> FEGAN:
+    """Train, resuming from ``ckpt_path`` when it holds a checkpoint of this same run.
+
+    ``stop_after`` ends the loop early after that many steps (a kill, for tests).
+    """
+    data = data.to(device)
+    torch.manual_seed(train_cfg.seed)
+    gen = torch.Generator().manual_seed(train_cfg.seed)
+    model, opt_g, opt_d = build(model_cfg, train_cfg, device)
+    fp = fingerprint(model_cfg, train_cfg, (lambda1, lambda2), data)
+    start = 0
+    ckpt_path = Path(ckpt_path)
+    if ckpt_path.is_file():
+        ck = checkpoint.load(ckpt_path, map_location=device)
+        if ck.get("fingerprint") == fp:
+            model.load_state_dict(ck["model"])
+            opt_g.load_state_dict(ck["opt_g"])
+            opt_d.load_state_dict(ck["opt_d"])
+            checkpoint.set_rng_state(ck["rng"], gen)
+            start = int(ck["step"])
+    model.train()
+    for step in range(start, train_cfg.iterations):
+        if stop_after is not None and step >= stop_after:
+            break
+        logs = train_step(model, opt_g, opt_d, data, gen, train_cfg.batch_size, lambda1, lambda2, device)
+        if log is not None:
+            log(step, logs)
+        done = step + 1
+        if sample is not None and train_cfg.sample_every and (done % train_cfg.sample_every == 0
+                                                               or done == train_cfg.iterations):
+            sample(done, model)
+        if done % train_cfg.checkpoint_every == 0 or done == train_cfg.iterations:
+            checkpoint.save(ckpt_path, step=done, fingerprint=fp, model_config=model_cfg.to_dict(),
+                            model=model.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
+                            rng=checkpoint.rng_state(gen))
+    return model

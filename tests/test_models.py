@@ -1,0 +1,139 @@
+"""Networks, the triple loss, variants, resumable training, and learning on the synthetic set."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fegan.losses import dc_loss, g_loss
+from fegan.models.config import VARIANTS, GANConfig
+from fegan.models.dnet import DTrunk
+from fegan.models.fegan import FEGAN
+from fegan.models.gnet import GNet
+from fegan.models.vnet import VNet
+from fegan.training import checkpoint
+from fegan.training.gan import GANData, GANTrainConfig, train_gan
+
+
+@pytest.mark.parametrize("T", [19, 50, 625, 1001])
+def test_vnet_any_length(T):
+    v = VNet(64, (256, 256, 256, 256, 128), n_speakers=8).eval()
+    e, logits = v(torch.randn(3, 64, T))
+    assert e.shape == (3, 128) and logits.shape == (3, 8)
+    assert sum(isinstance(m, torch.nn.Conv1d) for m in v.modules()) == 5
+    assert all(m.stride == (2,) and m.kernel_size == (3,) for m in v.modules() if isinstance(m, torch.nn.Conv1d))
+
+
+@pytest.mark.parametrize("size, convs", [(32, 4), (64, 5), (128, 6)])
+def test_generator_and_discriminator_shapes(size, convs):
+    g = GNet(image_size=size, width=1.0).eval()
+    img = g(torch.randn(2, 128), torch.randn(2, 128))
+    assert img.shape == (2, 3, size, size) and img.abs().max() <= 1
+    tconv = [m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert len(tconv) == convs and tconv[-1].out_channels == 32
+    if size == 128:  # the paper's tower
+        assert [m.out_channels for m in tconv] == [1024, 512, 256, 128, 64, 32]
+        assert tconv[0].stride == (1, 1) and all(m.stride == (2, 2) for m in tconv[1:])
+    d = DTrunk(size, 1.0, n_classes=7)
+    logit, cls = d(img)
+    assert logit.shape == (2,) and cls.shape == (2, 7)
+    convs_d = [m for m in d.trunk if isinstance(m, torch.nn.Conv2d)]
+    # D mirrors G: its widest layer is G's first (1024 at 128x128)
+    assert convs_d[-1].out_channels == tconv[0].out_channels and len(convs_d) == convs
+    assert not any(isinstance(m, (torch.nn.BatchNorm2d,)) for m in d.modules())  # LeakyReLU only
+
+
+def _heads(n=6, ids=4, emos=3, parts=("d1", "c1", "d2", "c2"), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for p in parts:
+        out[p] = torch.randn(n, generator=g) if p.startswith("d") else torch.randn(n, ids if p == "c1" else emos,
+                                                                                    generator=g)
+    return out
+
+
+def test_triple_loss_terms_equal_hand_computation():
+    real, fake = _heads(seed=1), _heads(seed=2)
+    fid, femo = torch.tensor([0, 1, 2, 3, 0, 1]), torch.tensor([0, 1, 2, 0, 1, 2])
+    vid, vemo = torch.tensor([3, 2, 1, 0, 3, 2]), torch.tensor([2, 2, 1, 1, 0, 0])
+    total, t = dc_loss(real, fake, fid, femo, vid, vemo, lambda1=0.7, lambda2=0.3)
+    sig = torch.sigmoid
+    log_softmax = lambda x: x - x.exp().sum(1, keepdim=True).log()  # noqa: E731
+    # eq. 4 as a loss: -[log D(I_T) + log(1 - D(I_G))], averaged over the batch
+    ld1 = -(sig(real["d1"]).log().mean() + (1 - sig(fake["d1"])).log().mean())
+    ld2 = -(sig(real["d2"]).log().mean() + (1 - sig(fake["d2"])).log().mean())
+    # eqs. 1-2: real faces with face labels, fakes with voice labels
+    lc1 = -(log_softmax(real["c1"])[range(6), fid].mean() + log_softmax(fake["c1"])[range(6), vid].mean())
+    lc2 = -(log_softmax(real["c2"])[range(6), femo].mean() + log_softmax(fake["c2"])[range(6), vemo].mean())
+    for k, v in {"L_D1": ld1, "L_D2": ld2, "L_C1": lc1, "L_C2": lc2}.items():
+        assert float(t[k]) == pytest.approx(float(v), rel=1e-5), k
+    assert float(total) == pytest.approx(float(0.7 * ld1 + 0.3 * ld2 + lc1 + lc2), rel=1e-5)
+
+    gtotal, gt = g_loss(fake, vid, vemo)
+    lg = 0.5 * (-(sig(fake["d1"]).log().mean()) - sig(fake["d2"]).log().mean())  # eq. 3
+    assert float(gt["L_G"]) == pytest.approx(float(lg), rel=1e-5)
+    assert float(gtotal) == pytest.approx(float(lg + F.cross_entropy(fake["c1"], vid)
+                                                 + F.cross_entropy(fake["c2"], vemo)), rel=1e-5)
+
+
+def _param_names(variant):
+    m = FEGAN(GANConfig(variant=variant, image_size=32, width=0.125, n_identities=5, n_emotions=3))
+    return {n for n, _ in m.named_parameters()}, m
+
+
+def test_variants_really_remove_parts():
+    full, m = _param_names("fegan")
+    assert {"d1.d_head.weight", "d1.c_head.weight", "d2.d_head.weight", "d2.c_head.weight"} <= full
+    assert m.d1.c_head.out_features == 5 and m.d2.c_head.out_features == 3  # C1 identity, C2 emotion
+    expect_missing = {
+        "no_c1": {"d1.c_head.weight"}, "no_c2": {"d2.c_head.weight"},
+        "no_d1": {"d1.d_head.weight"}, "no_d2": {"d2.d_head.weight"},
+        "acgan": {"d2.trunk.0.weight", "d2.d_head.weight", "d2.c_head.weight"},
+        "cgan": {"d1.c_head.weight", "d2.trunk.0.weight"},
+    }
+    for variant, gone in expect_missing.items():
+        names, model = _param_names(variant)
+        assert not (gone & names), variant
+        assert names < full or variant == "cgan", variant
+        out = model.judge(torch.randn(4, 3, 32, 32), torch.randn(4, 128))
+        heads = {k for k, on in VARIANTS[variant].items() if on and k != "conditional"}
+        assert set(out) == heads, variant
+        _, terms = dc_loss(out, out, *(torch.zeros(4, dtype=torch.long),) * 4, 0.7, 0.3)
+        assert set(terms) == {"L_" + h.upper() for h in heads}
+    names, _ = _param_names("cgan")
+    assert "d1.proj.weight" in names  # the conditional D sees E_v
+
+
+def _random_data(n=40, size=32, ids=4, emos=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return GANData(faces=torch.randint(0, 255, (n, 3, size, size), dtype=torch.uint8, generator=g),
+                   face_id=torch.randint(0, ids, (n,), generator=g), face_emo=torch.randint(0, emos, (n,), generator=g),
+                   face_ev=torch.randn(n, 128, generator=g), voice_ev=torch.randn(n, 128, generator=g),
+                   voice_id=torch.randint(0, ids, (n,), generator=g),
+                   voice_emo=torch.randint(0, emos, (n,), generator=g))
+
+
+def test_kill_and_resume_equals_uninterrupted(tmp_path):
+    data = _random_data()
+    mc = GANConfig(image_size=32, width=0.125, n_identities=4, n_emotions=3)
+    tc = GANTrainConfig(iterations=6, batch_size=8, checkpoint_every=2, sample_every=0)
+    a, b = [], []
+    whole = train_gan(mc, tc, 0.7, 0.3, data, torch.device("cpu"), tmp_path / "a.pt",
+                      log=lambda s, d: a.append((s, d["loss_G"], d["loss_DC"])))
+    train_gan(mc, tc, 0.7, 0.3, data, torch.device("cpu"), tmp_path / "b.pt",
+              log=lambda s, d: b.append((s, d["loss_G"], d["loss_DC"])), stop_after=3)  # killed after step 3
+    assert checkpoint.load(tmp_path / "b.pt")["step"] == 2   # the last checkpoint before the kill
+    b = b[:2]
+    resumed = train_gan(mc, tc, 0.7, 0.3, data, torch.device("cpu"), tmp_path / "b.pt",
+                        log=lambda s, d: b.append((s, d["loss_G"], d["loss_DC"])))
+    assert [s for s, *_ in b] == list(range(6))
+    assert a == b
+    for (k, x), y in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(x, y), k
+    ck = checkpoint.load(tmp_path / "b.pt")
+    assert ck["model_config"]["variant"] == "fegan" and ck["step"] == 6
+    # another lambda is another run: its checkpoint is not resumed
+    c = []
+    train_gan(mc, tc, 0.5, 0.3, data, torch.device("cpu"), tmp_path / "b.pt",
+              log=lambda s, d: c.append(s))
+    assert c == list(range(6))
