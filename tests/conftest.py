@@ -25,3 +25,13 @@ def tiny_dataset(tmp_path_factory):
 @pytest.fixture(scope="session")
 def ncores():
     return os.cpu_count() or 1
+
+
+@pytest.fixture(scope="session")
+def tiny_processed(tiny_dataset, tmp_path_factory):
+    """The tiny dataset through demux, vad, features and faces, laid out as in the repo."""
+    from test_preprocess import _pipeline
+
+    cfg, truth = tiny_dataset
+    out = tmp_path_factory.mktemp("processed")
+    return cfg, truth, out, _pipeline(cfg.out_dir, out, workers=2)

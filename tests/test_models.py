@@ -1,6 +1,7 @@
 """Networks, the triple loss, variants, resumable training, and learning on the synthetic set."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -137,3 +138,84 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path):
     train_gan(mc, tc, 0.5, 0.3, data, torch.device("cpu"), tmp_path / "b.pt",
               log=lambda s, d: c.append(s))
     assert c == list(range(6))
+
+
+def _tiny_params(**train):
+    return {"device": "cpu", "lambda1": 0.7, "lambda2": 0.3,
+            "features": {"hop_ms": 16.0, "kind": "fbank"}, "faces": {"image_size": 64},
+            "vnet": {"epochs": 60, "seed": 0},
+            "model": {"variant": "fegan", "width": 0.125},
+            "train": {"iterations": 200, "batch_size": 32, "checkpoint_every": 100, "sample_every": 100, **train}}
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_processed, tmp_path_factory):
+    """train_vnet then train_fegan, run as the stages run, in a copy of the processed tree."""
+    import os
+    import shutil
+
+    from fegan.training.stages import gan_stage, vnet_stage
+
+    cfg, truth, out, _ = tiny_processed
+    root = tmp_path_factory.mktemp("trained")
+    shutil.copytree(out / "data", root / "data")
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        vnet_msg = vnet_stage(_tiny_params())
+        gan_msg = gan_stage(_tiny_params())
+    finally:
+        os.chdir(cwd)
+    return root, vnet_msg, gan_msg
+
+
+def test_vnet_learns_speakers_from_held_out_voices(trained):
+    import json
+
+    root, msg, _ = trained
+    m = json.loads((root / "metrics/vnet.json").read_text())
+    assert m["vnet_chance"] == 0.25
+    assert m["vnet_test_acc"] >= 0.6, m
+    from safetensors.numpy import load_file
+    e = load_file(str(root / "data/processed/embeddings.safetensors"))
+    assert e["e_v"].shape == (48, 128) and np.isfinite(e["e_v"]).all()
+    ck = checkpoint.load(root / "models/vnet.pt")
+    assert ck["config"]["channels"][-1] == 128 and ck["actors"] == [1, 2, 3, 4]
+
+
+def test_short_fegan_run_learns_and_behaves_like_a_gan(trained):
+    import json
+
+    import pandas as pd
+
+    root, _, msg = trained
+    m = json.loads((root / "metrics/train.json").read_text())
+    # C1 tells the identity of real held-out faces far above chance (1/4)
+    assert m["c1_acc_test_real"] >= 0.6, m
+    curves = root / "dvclive/fegan/plots/metrics"
+    ld1 = pd.read_csv(curves / "L_D1.tsv", sep="\t")
+    d_real = pd.read_csv(curves / "d1_real.tsv", sep="\t")["d1_real"]
+    d_fake = pd.read_csv(curves / "d1_fake.tsv", sep="\t")["d1_fake"]
+    lg = pd.read_csv(curves / "L_G.tsv", sep="\t")["L_G"]
+    assert ld1.step.tolist() == list(range(200))
+    # at the start D cannot tell (L_D near 2 ln 2); then it separates real from fake and G's loss rises
+    assert abs(ld1.L_D1[:5].mean() - 2 * math.log(2)) < 0.3
+    assert (d_real[-30:] - d_fake[-30:]).mean() > 0.05
+    assert lg[-30:].mean() > lg[:5].mean()
+    for k in ("L_C1.tsv", "L_C2.tsv", "L_D2.tsv", "L_G_C1.tsv", "L_G_C2.tsv", "acc_c1_real.tsv", "acc_c2_fake.tsv"):
+        assert (curves / k).is_file(), k
+    assert sorted(p.name for p in (root / "dvclive/fegan/plots/images/samples").iterdir()) == \
+        ["step_000100.png", "step_000200.png"]
+    gen = checkpoint.load(root / "models/generator.pt")
+    g = GNet(**{k: gen["model_config"][k] for k in ("embed_dim", "noise_dim", "image_size", "width", "dropout")})
+    g.load_state_dict(gen["g"])
+    assert gen["model_config"]["variant"] == "fegan" and gen["actors"] == [1, 2, 3, 4]
+
+
+@pytest.mark.xfail(strict=True, reason="known gap (issue 4): in a 200-step run C2 stays near chance on held-out "
+                   "real faces; emotion is a few pixels of mouth and brow at 64x64")
+def test_short_fegan_run_learns_emotion(trained):
+    import json
+
+    m = json.loads((trained[0] / "metrics/train.json").read_text())
+    assert m["c2_acc_test_real"] >= 0.6, m

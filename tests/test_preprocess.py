@@ -14,32 +14,32 @@ from PIL import Image
 from safetensors.numpy import load_file
 from torchaudio.compliance import kaldi
 
+from fegan import paths
 from fegan.datasets.adapters import scan
 from fegan.errors import FeganError
 from fegan.preprocess.demux import DataConfig, demux
 from fegan.preprocess.faces import FacesConfig, frame_times, run_faces
 from fegan.preprocess.features import FeaturesConfig, compute, run_features, tile
-from fegan.preprocess.vad import VadConfig, run_vad, speech_segments
+from fegan.preprocess.vad import VadConfig, run_vad, speech_segments, voiced_audio
 
 
 def _pipeline(raw_dir, out: Path, workers: int, min_clips: int = 1, kind: str = "fbank"):
-    """demux -> vad -> features -> faces into ``out``; returns the four tables."""
+    """demux -> vad -> features -> faces into ``out`` (laid out as dvc.yaml's outs); the four tables."""
+    p = {k: out / getattr(paths, k) for k in ("CLIPS", "AUDIO", "VAD", "FEATURES", "FEATURES_INDEX", "FACES",
+                                              "FACES_INDEX")}
     data = DataConfig(raw_dir=str(raw_dir), min_clips=min_clips, workers=workers)
-    clips = demux(data, out / "clips.parquet", out / "audio.safetensors", progress=False)
-    vad = run_vad(VadConfig(workers=workers), clips, out / "audio.safetensors", out / "vad.parquet", min_clips,
-                  progress=False)
-    feats = run_features(FeaturesConfig(kind=kind, workers=workers), clips, vad, out / "audio.safetensors",
-                         out / "features.safetensors", out / "features.parquet", min_clips, progress=False)
-    faces = run_faces(FacesConfig(workers=workers), clips, vad, raw_dir, out / "faces.safetensors",
-                      out / "faces.parquet", min_clips, progress=False)
+    clips = demux(data, p["CLIPS"], p["AUDIO"], progress=False)
+    vad = run_vad(VadConfig(workers=workers), clips, p["AUDIO"], p["VAD"], min_clips, progress=False)
+    feats = run_features(FeaturesConfig(kind=kind, workers=workers), clips, vad, p["AUDIO"], p["FEATURES"],
+                         p["FEATURES_INDEX"], min_clips, progress=False)
+    faces = run_faces(FacesConfig(workers=workers), clips, vad, raw_dir, p["FACES"], p["FACES_INDEX"], min_clips,
+                      progress=False)
     return clips, vad, feats, faces
 
 
 @pytest.fixture(scope="module")
-def processed(tiny_dataset, tmp_path_factory):
-    cfg, truth = tiny_dataset
-    out = tmp_path_factory.mktemp("processed")
-    return cfg, truth, out, _pipeline(cfg.out_dir, out, workers=2)
+def processed(tiny_processed):
+    return tiny_processed
 
 
 # ---------------------------------------------------------------- labels
@@ -96,16 +96,16 @@ def test_user_mistakes_are_one_clear_error(tmp_path):
 
 # ---------------------------------------------------------------- split
 
-def test_split_is_stratified_seeded_and_complete(processed):
+def test_split_is_stratified_seeded_and_complete(processed, tmp_path):
     cfg, truth, out, (clips, *_rest) = processed
     ok = clips[clips.status == "ok"]
     both = ok.groupby(["actor", "emotion"]).split.nunique()
     assert (both == 2).all()  # every (actor, emotion) has train and test clips
     assert set(ok.split) == {"train", "test"}
-    again = demux(DataConfig(raw_dir=cfg.out_dir, split_seed=0, workers=1), out / "c2.parquet",
-                  out / "a2.safetensors", progress=False)
-    other = demux(DataConfig(raw_dir=cfg.out_dir, split_seed=5, workers=1), out / "c3.parquet",
-                  out / "a3.safetensors", progress=False)
+    again = demux(DataConfig(raw_dir=cfg.out_dir, split_seed=0, workers=1), tmp_path / "c2.parquet",
+                  tmp_path / "a2.safetensors", progress=False)
+    other = demux(DataConfig(raw_dir=cfg.out_dir, split_seed=5, workers=1), tmp_path / "c3.parquet",
+                  tmp_path / "a3.safetensors", progress=False)
     assert again.split.tolist() == clips.split.tolist()
     assert other.split.tolist() != clips.split.tolist()
 
@@ -142,9 +142,15 @@ def test_tile_repeats_then_cuts():
 
 def test_features_artifact(processed):
     cfg, truth, out, (clips, vad, feats, faces) = processed
-    x = load_file(str(out / "features.safetensors"))["features"]
+    x = load_file(str(out / paths.FEATURES))["features"]
     assert x.shape == (48, 64, 625) and x.dtype == np.float32
     assert (feats.row >= 0).sum() == 48 and sorted(feats.row[feats.row >= 0]) == list(range(48))
+    # each stored row is that clip's features, element for element
+    full = load_file(str(out / paths.AUDIO))["audio"]
+    for i in (0, 17, 47):
+        c, v = clips.loc[i], vad.loc[i]
+        wave = voiced_audio(full[c.audio_offset:c.audio_offset + c.audio_len], 32000, v.seg_start, v.seg_end)
+        np.testing.assert_array_equal(x[feats.row[i]], compute(wave, 32000).numpy())
 
 
 # ---------------------------------------------------------------- vad
@@ -186,7 +192,7 @@ def test_frame_times_spread_over_voiced_part():
 
 def test_aligned_crops_contain_the_face(processed):
     cfg, truth, out, (clips, vad, feats, faces) = processed
-    crops = load_file(str(out / "faces.safetensors"))["faces"]
+    crops = load_file(str(out / paths.FACES))["faces"]
     assert crops.shape[1:] == (3, 64, 64) and crops.dtype == np.uint8
     ok = faces[faces.status == "ok"]
     assert len(ok) == len(crops) and ok.clip_id.nunique() == 48
@@ -209,9 +215,9 @@ def test_same_outputs_with_one_and_two_workers(processed, tmp_path):
     one = _pipeline(cfg.out_dir, tmp_path, workers=1)
     for a, b in zip(tables, one):
         pd.testing.assert_frame_equal(a, b)
-    for name in ("audio", "features", "faces"):
-        a = load_file(str(out / f"{name}.safetensors"))
-        b = load_file(str(tmp_path / f"{name}.safetensors"))
+    for name in (paths.AUDIO, paths.FEATURES, paths.FACES):
+        a = load_file(str(out / name))
+        b = load_file(str(tmp_path / name))
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 

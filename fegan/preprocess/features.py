@@ -114,7 +114,7 @@ def _features_one(job):
     audio_path, offset, length, sr, starts, ends, kw = job
     torch.set_num_threads(1)  # parallelism is across clips
     wave = voiced_audio(clip_audio(audio_path, offset, length), sr, starts, ends)
-    return compute(wave, sr, **kw).numpy()
+    return compute(wave, sr, **kw).contiguous().numpy()
 
 
 def run_features(cfg: FeaturesConfig, clips: pd.DataFrame, vad: pd.DataFrame, audio_path: str | Path,
@@ -133,7 +133,9 @@ def run_features(cfg: FeaturesConfig, clips: pd.DataFrame, vad: pd.DataFrame, au
     index.loc[todo, "row"] = np.arange(len(todo))
     require_clips(len(feats), min_clips, "features", index)
     with atomic_path(out_tensor, suffix=".safetensors") as tmp:
-        save_file({"features": np.stack(feats).astype(np.float32)}, str(tmp),
+        # C order explicitly: stacking (F, T) views of Kaldi's (T, F) output keeps their
+        # strides, and safetensors writes memory as it lies
+        save_file({"features": np.ascontiguousarray(np.stack(feats), dtype=np.float32)}, str(tmp),
                   metadata={"kind": cfg.kind, "layout": "(N, F, T)"})
     with atomic_path(out_index, suffix=".parquet") as tmp:
         index.to_parquet(tmp, index=False)

@@ -126,10 +126,10 @@ def draw_face(actor: Actor, expr: Expression, state: FrameState, s: float) -> Im
             d.ellipse([ex - rp, ey - rp, ex + rp, ey + rp], fill=(12, 10, 10))
         d.line([(ex - ew, ey - eh), (ex + ew, ey - eh)] if eh <= 1.5 else
                _curve(ex - ew, ex + ew, ey, ey - eh), fill=_shade(skin, 0.45), width=max(2, int(0.02 * s)))
-        by = ey - (0.25 + 0.09 * expr.brow_raise) * s
+        by = ey - (0.25 + 0.13 * expr.brow_raise) * s
         inner = ex - sx * 0.2 * s
         outer = ex + sx * 0.22 * s
-        d.line([(outer, by + 0.02 * s), (ex, by - 0.01 * s), (inner, by - expr.brow_inner * 0.07 * s)],
+        d.line([(outer, by + 0.02 * s), (ex, by - 0.01 * s), (inner, by - expr.brow_inner * 0.11 * s)],
                fill=brow_col, width=max(3, int(0.055 * s * actor.brow_w)), joint="curve")
 
     # nose
@@ -144,7 +144,7 @@ def draw_face(actor: Actor, expr: Expression, state: FrameState, s: float) -> Im
     # mouth: corners lift with a smile, opening follows the voice
     my = cy + 0.52 * s
     mw = 0.23 * s * actor.mouth_w * (1 + 0.25 * expr.mouth_w)
-    corner = my - expr.smile * 0.08 * s
+    corner = my - expr.smile * 0.13 * s
     h = (0.02 + 0.17 * float(np.clip(0.5 * expr.jaw_open + 0.85 * state.mouth_open, 0, 1))) * s
     upper = _curve(cx - mw, cx + mw, corner, my - 0.05 * s - 0.3 * h)
     lower = _curve(cx + mw, cx - mw, corner, my + 0.06 * s + 0.7 * h)

@@ -44,8 +44,8 @@ def usable_clips(clips_path=paths.CLIPS, features_index=paths.FEATURES_INDEX) ->
 
 
 def load_features(path=paths.FEATURES) -> torch.Tensor:
-    return torch.from_numpy(load_file(str(path))["features"])
+    return torch.from_numpy(load_file(str(path))["features"].copy())
 
 
 def load_faces(path=paths.FACES) -> torch.Tensor:
-    return torch.from_numpy(load_file(str(path))["faces"])
+    return torch.from_numpy(load_file(str(path))["faces"].copy())

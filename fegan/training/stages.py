@@ -36,7 +36,7 @@ def vnet_stage(params: dict) -> str:
     cfg = build_config(VNetTrainConfig, params.get("vnet"), "vnet")
     device = resolve_device(params.get("device", "auto"))
     clips = usable_clips()
-    feats = load_features()[torch.from_numpy(clips.row.to_numpy())]          # (N, F, T), rows of `clips`
+    feats = load_features()[torch.as_tensor(clips.row.to_numpy().copy())]     # (N, F, T), rows of `clips`
     labels = Labels.from_clips(clips)
     speaker = labels.actor_index(clips.actor)
     train = (clips.split == "train").to_numpy()
