@@ -28,6 +28,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/synth.py
 	$(BIN)/python bench/preprocess.py
+	$(BIN)/python bench/train.py
 
 clean-venv:
 	rm -rf $(VENV)
