@@ -1,6 +1,8 @@
 """Networks, the triple loss, variants, resumable training, and learning on the synthetic set."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
