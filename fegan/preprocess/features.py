@@ -136,7 +136,9 @@ def run_features(cfg: FeaturesConfig, clips: pd.DataFrame, vad: pd.DataFrame, au
         # C order explicitly: stacking (F, T) views of Kaldi's (T, F) output keeps their
         # strides, and safetensors writes memory as it lies
         save_file({"features": np.ascontiguousarray(np.stack(feats), dtype=np.float32)}, str(tmp),
-                  metadata={"kind": cfg.kind, "layout": "(N, F, T)"})
+                  # one metadata key only: safetensors writes several in random order, and
+                  # the file must be byte-identical across runs for DVC
+                  metadata={"kind": cfg.kind})
     with atomic_path(out_index, suffix=".parquet") as tmp:
         index.to_parquet(tmp, index=False)
     return index
