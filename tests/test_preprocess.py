@@ -219,6 +219,8 @@ def test_same_outputs_with_one_and_two_workers(processed, tmp_path):
         a = load_file(str(out / name))
         b = load_file(str(tmp_path / name))
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+        # byte for byte, as DVC sees them
+        assert (out / name).read_bytes() == (tmp_path / name).read_bytes(), name
 
 
 # ---------------------------------------------------------------- bad input
