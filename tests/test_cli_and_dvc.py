@@ -47,7 +47,7 @@ def _copy_repo(dst: Path) -> None:
             shutil.copy2(REPO / f, dst / f)
 
 
-STAGES = ["synthesize", "demux", "vad", "features", "faces"]
+STAGES = ["synthesize", "demux", "vad", "features", "faces", "train_vnet", "train_fegan"]
 
 
 def _ran(out: str) -> list[str]:
@@ -59,6 +59,10 @@ def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tmp_path):
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
     params["synth"].update(actors=2, emotions=[1, 3], statements=[1], repetitions=[1, 2])
     params["data"]["min_clips"] = 4
+    params["faces"]["image_size"] = 32
+    params["vnet"]["epochs"] = 3
+    params["model"]["width"] = 0.125
+    params["train"].update(iterations=4, batch_size=8, checkpoint_every=2, sample_every=2)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (tmp_path / "dvc.lock").unlink(missing_ok=True)
     _run(["git", "init", "-q"], tmp_path)
@@ -86,5 +90,10 @@ def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tmp_path):
     assert change("synth", "workers", 1) == []
     # the Fbank -> MFCC switch (paper Table 2) reruns features only: not demux, vad or faces
     assert change("features", "kind", "mfcc") == ["features"]
-    # VAD padding changes what is voiced: vad, features and faces, not demux
-    assert change("vad", "padding_ms", 120) == ["vad", "features", "faces"]
+    # VAD padding changes what is voiced: vad, features and faces and what learns from them, not demux
+    assert change("vad", "padding_ms", 120) == ["vad", "features", "faces", "train_vnet", "train_fegan"]
+    _run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "y"], tmp_path)
+    # the user's own example: lambda1 is a top-level key read by train_fegan only
+    exp = _run(["dvc", "exp", "run", "-S", "lambda1=0.5"], tmp_path).stdout
+    assert _ran(exp) == ["train_fegan"]
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text())["lambda1"] == 0.5

@@ -66,6 +66,15 @@ def fingerprint(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambdas: tuple,
     return h.hexdigest()[:16]
 
 
+def resumable_step(ckpt_path: str | Path, fp: str) -> int:
+    """The step of the checkpoint at ``ckpt_path`` if it belongs to this run (same fingerprint), else 0."""
+    ckpt_path = Path(ckpt_path)
+    if not ckpt_path.is_file():
+        return 0
+    ck = checkpoint.load(ckpt_path)
+    return int(ck["step"]) if ck.get("fingerprint") == fp else 0
+
+
 def build(model_cfg: GANConfig, train_cfg: GANTrainConfig, device) -> tuple[FEGAN, torch.optim.Optimizer,
                                                                              torch.optim.Optimizer]:
     model = FEGAN(model_cfg).to(device)
@@ -133,14 +142,14 @@ def train_gan(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, l
 
     ``stop_after`` ends the loop early after that many steps (a kill, for tests).
     """
+    fp = fingerprint(model_cfg, train_cfg, (lambda1, lambda2), data)   # on the CPU copy: device-independent
     data = data.to(device)
     torch.manual_seed(train_cfg.seed)
     gen = torch.Generator().manual_seed(train_cfg.seed)
     model, opt_g, opt_d = build(model_cfg, train_cfg, device)
-    fp = fingerprint(model_cfg, train_cfg, (lambda1, lambda2), data)
     start = 0
     ckpt_path = Path(ckpt_path)
-    if ckpt_path.is_file():
+    if resumable_step(ckpt_path, fp):
         ck = checkpoint.load(ckpt_path, map_location=device)
         if ck.get("fingerprint") == fp:
             model.load_state_dict(ck["model"])

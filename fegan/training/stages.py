@@ -17,7 +17,7 @@ from ..params import build_config
 from . import checkpoint
 from .data import Labels, load_faces, load_features, usable_clips
 from .device import resolve_device
-from .gan import GANData, GANTrainConfig, to_image, train_gan
+from .gan import GANData, GANTrainConfig, fingerprint, resumable_step, to_image, train_gan
 from .vnet import VNetTrainConfig, embed_all, train_vnet
 
 
@@ -79,7 +79,7 @@ def gan_data(split: str, labels: Labels) -> GANData:
     faces = load_faces()
     ev_face = torch.stack([e_v_all[ev_by_row[r]] for r in fi.row_feat]) if len(fi) else torch.zeros(0, 128)
     return GANData(
-        faces=faces[torch.from_numpy(fi.row.to_numpy())],
+        faces=faces[torch.as_tensor(fi.row.to_numpy().copy())],
         face_id=torch.from_numpy(labels.actor_index(fi.actor)), face_emo=torch.from_numpy(labels.emotion_index(fi.emotion)),
         face_ev=ev_face,
         voice_ev=torch.stack([e_v_all[ev_by_row[r]] for r in voices.row]),
@@ -123,7 +123,9 @@ def gan_stage(params: dict) -> str:
     fixed_ev = test.voice_ev[pick].repeat_interleave(4, 0)
     fixed_noise = torch.randn(len(fixed_ev), mcfg.noise_dim, generator=g)
 
-    resuming = Path(paths.GAN_CHECKPOINT).is_file()
+    # curves continue (dvclive resume) only when the checkpoint is this run's; dvc.yaml
+    # persists dvclive/fegan/plots beside the checkpoint for that
+    resuming = resumable_step(paths.GAN_CHECKPOINT, fingerprint(mcfg, tcfg, (lam1, lam2), train)) > 0
     with _live(paths.GAN_LIVE, resume=resuming) as live:
         def log(step, d):
             live.step = step  # a resumed run continues the curves at its own step
