@@ -135,7 +135,13 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path):
         assert torch.equal(x, y), k
     ck = checkpoint.load(tmp_path / "b.pt")
     assert ck["model_config"]["variant"] == "fegan" and ck["step"] == 6
-    # another lambda is another run: its checkpoint is not resumed
+    # a finished run is not resumed (rerun by DVC, it trains again, identically) ...
+    again = []
+    rerun = train_gan(mc, tc, 0.7, 0.3, data, torch.device("cpu"), tmp_path / "b.pt",
+                      log=lambda s, d: again.append((s, d["loss_G"], d["loss_DC"])))
+    assert again == a and all(torch.equal(x, y) for x, y in zip(whole.state_dict().values(),
+                                                                 rerun.state_dict().values()))
+    # ... and another lambda is another run: its checkpoint is not resumed
     c = []
     train_gan(mc, tc, 0.5, 0.3, data, torch.device("cpu"), tmp_path / "b.pt",
               log=lambda s, d: c.append(s))

@@ -66,13 +66,19 @@ def fingerprint(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambdas: tuple,
     return h.hexdigest()[:16]
 
 
-def resumable_step(ckpt_path: str | Path, fp: str) -> int:
-    """The step of the checkpoint at ``ckpt_path`` if it belongs to this run (same fingerprint), else 0."""
+def resumable_step(ckpt_path: str | Path, fp: str, iterations: int) -> int:
+    """The step to resume from: that of an unfinished checkpoint of this same run, else 0.
+
+    A finished run's checkpoint is not resumed: DVC only reruns a finished stage when
+    something changed or an output is missing, and then training again from step 0
+    (deterministic) is what rebuilds every output, curves included.
+    """
     ckpt_path = Path(ckpt_path)
     if not ckpt_path.is_file():
         return 0
     ck = checkpoint.load(ckpt_path)
-    return int(ck["step"]) if ck.get("fingerprint") == fp else 0
+    step = int(ck["step"])
+    return step if ck.get("fingerprint") == fp and step < iterations else 0
 
 
 def build(model_cfg: GANConfig, train_cfg: GANTrainConfig, device) -> tuple[FEGAN, torch.optim.Optimizer,
@@ -149,14 +155,13 @@ def train_gan(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, l
     model, opt_g, opt_d = build(model_cfg, train_cfg, device)
     start = 0
     ckpt_path = Path(ckpt_path)
-    if resumable_step(ckpt_path, fp):
+    if resumable_step(ckpt_path, fp, train_cfg.iterations):
         ck = checkpoint.load(ckpt_path, map_location=device)
-        if ck.get("fingerprint") == fp:
-            model.load_state_dict(ck["model"])
-            opt_g.load_state_dict(ck["opt_g"])
-            opt_d.load_state_dict(ck["opt_d"])
-            checkpoint.set_rng_state(ck["rng"], gen)
-            start = int(ck["step"])
+        model.load_state_dict(ck["model"])
+        opt_g.load_state_dict(ck["opt_g"])
+        opt_d.load_state_dict(ck["opt_d"])
+        checkpoint.set_rng_state(ck["rng"], gen)
+        start = int(ck["step"])
     model.train()
     for step in range(start, train_cfg.iterations):
         if stop_after is not None and step >= stop_after:

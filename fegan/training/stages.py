@@ -125,7 +125,8 @@ def gan_stage(params: dict) -> str:
 
     # curves continue (dvclive resume) only when the checkpoint is this run's; dvc.yaml
     # persists dvclive/fegan/plots beside the checkpoint for that
-    resuming = resumable_step(paths.GAN_CHECKPOINT, fingerprint(mcfg, tcfg, (lam1, lam2), train)) > 0
+    resuming = resumable_step(paths.GAN_CHECKPOINT, fingerprint(mcfg, tcfg, (lam1, lam2), train),
+                              tcfg.iterations) > 0
     with _live(paths.GAN_LIVE, resume=resuming) as live:
         def log(step, d):
             live.step = step  # a resumed run continues the curves at its own step
