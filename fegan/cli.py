@@ -115,11 +115,70 @@ def _stage_command(name: str, module: str, summary: str) -> None:
         click.echo(importlib.import_module(module).stage(params))
 
 
+@cli.command()
+@click.argument("voice")
+@click.option("-o", "--out", "out", default="face.png", show_default=True, metavar="FILE",
+              help="image to write (.png; any extension Pillow writes works)")
+@click.option("--n", "n", default=1, show_default=True, type=int, help="faces to draw (noise samples)")
+@click.option("--seed", default=0, show_default=True, type=int, help="noise seed: the same seed, the same faces")
+@click.option("--separate", is_flag=True,
+              help="with --n > 1, write OUT_0.png, OUT_1.png, ... instead of one grid")
+@click.option("--vnet", default="models/vnet.pt", show_default=True, metavar="FILE",
+              help="V-net checkpoint (train_vnet)")
+@click.option("--generator", default="models/generator.pt", show_default=True, metavar="FILE",
+              help="G-net checkpoint (train_fegan)")
+@click.option("--params", "params_file", default="params.yaml", show_default=True, type=click.Path(dir_okay=False),
+              help="the data, vad and features sections the models were trained with")
+@click.option("-S", "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="override a param, e.g. -S vad.aggressiveness=3 (repeatable)")
+def generate(voice, out, n, seed, separate, vnet, generator, params_file, overrides):
+    """Draw the face of the speaker of VOICE (wav, mp3, or a video's audio track).
+
+    Runs the pipeline's VAD, features, V-net and G-net on the recording; needs at
+    least 0.3 s of speech (shorter speech is repeated to the features' 10 s, longer
+    is cut). With --n > 1 the faces go into one grid image (row-major, the smallest
+    square that holds them, 2 black pixels apart), or one file each with --separate.
+    """
+    from pathlib import Path
+
+    from PIL import Image
+
+    from .inference import faces_from_voice, grid
+    from .io import atomic_path
+    from .params import load_params
+
+    if n < 1:
+        raise FeganError(f"--n must be at least 1, got {n}")
+    out = Path(out)
+    if out.is_dir():
+        raise FeganError(f"-o {out} is a folder; give an image file name such as {out / 'face.png'}")
+    fmt = Image.registered_extensions().get(out.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise FeganError(f"-o {out}: unknown image type {out.suffix or '(no extension)'!r} (use .png)")
+    params = _apply_overrides(load_params(params_file), overrides)
+    res = faces_from_voice(voice, params, vnet, generator, n=n, seed=seed)
+    if separate and n > 1:
+        targets = [(out.with_name(f"{out.stem}_{i}{out.suffix}"), res.images[i:i + 1]) for i in range(n)]
+    else:
+        targets = [(out, res.images)]
+    for path, imgs in targets:
+        with atomic_path(path, suffix=out.suffix) as tmp:
+            Image.fromarray(grid(imgs)).save(tmp, format=fmt)
+    s = res.images.shape[-1]
+    what = (f"{targets[0][0]}" if len(targets) == 1 else f"{targets[0][0]} .. {targets[-1][0]}")
+    layout = (f"{n} faces {s}x{s} in a grid" if len(targets) == 1 and n > 1 else
+              f"{n} face{'s' if n > 1 else ''} {s}x{s}")
+    click.echo(f"wrote {what} ({layout}, seed {seed}) from {res.voiced_s:.2f} s of speech in {voice}; "
+               f"V-net's nearest training speaker: actor {res.speaker} (p {res.speaker_p:.2f})")
+
+
 _stage_command("synthesize", "fegan.synth.dataset", "Write the synthetic dataset from params.yaml's `synth`.")
 _stage_command("demux", "fegan.preprocess.demux", "Find clips, parse labels, split, decode 32 kHz audio.")
 _stage_command("vad", "fegan.preprocess.vad", "webrtcvad speech segments per clip.")
 _stage_command("features", "fegan.preprocess.features", "Fbank/MFCC/spectrogram of 10 s of voiced audio.")
 _stage_command("faces", "fegan.preprocess.faces", "dlib face detection, 5-point alignment, crops.")
+_stage_command("evaluate", "fegan.evaluation.stage",
+               "FID/KID/IS, identity and emotion accuracy, robustness (needs the trained models).")
 
 
 def main():
