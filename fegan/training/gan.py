@@ -6,6 +6,8 @@ batch of training voices (E_v with their voice labels) and noise; the
 discriminators and classifiers take a step on the triple loss, then G does.
 All randomness comes from one generator plus torch's global state (dropout),
 both saved in checkpoints, so a resumed run continues the same trajectory.
+Under torchrun (several processes, see ``distributed``) every rank draws the same
+batch from the same generator and trains on its share of it; DDP averages gradients.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import torch
 from ..losses import dc_loss, g_loss
 from ..models.config import GANConfig
 from ..models.fegan import FEGAN
-from . import checkpoint
+from . import checkpoint, distributed
 from .device import autocast
 
 
@@ -92,13 +94,23 @@ def build(model_cfg: GANConfig, train_cfg: GANTrainConfig, device) -> tuple[FEGA
 
 
 def train_step(model: FEGAN, opt_g, opt_d, data: GANData, gen: torch.Generator, batch: int,
-               lambda1: float, lambda2: float, device) -> dict[str, float]:
-    """One D/C update then one G update; returns every loss term and accuracy."""
+               lambda1: float, lambda2: float, device, ddp: distributed.Replicated | None = None
+               ) -> dict[str, float]:
+    """One D/C update then one G update; returns every loss term and accuracy.
+
+    ``ddp`` (several processes): the DDP-wrapped networks; this rank trains on its share
+    of the ``batch`` that every rank draws alike, and the gradients are averaged.
+    """
     B = batch
     ri = torch.randint(0, len(data.faces), (B,), generator=gen).to(device)
     vi = torch.randint(0, len(data.voice_ev), (B,), generator=gen).to(device)
     flip = (torch.rand(B, generator=gen) < 0.5).to(device)
     noise = torch.randn(B, model.cfg.noise_dim, generator=gen).to(device)
+    nets = model
+    if ddp is not None:
+        share = ddp.ctx.share(B)
+        ri, vi, flip, noise = ri[share], vi[share], flip[share], noise[share]
+        nets = ddp
 
     real = to_image(data.faces[ri])
     real = torch.where(flip[:, None, None, None], real.flip(3), real)
@@ -106,14 +118,16 @@ def train_step(model: FEGAN, opt_g, opt_d, data: GANData, gen: torch.Generator, 
     e_v, voice_id, voice_emo = data.voice_ev[vi], data.voice_id[vi], data.voice_emo[vi]
 
     with autocast(device):
-        fake = model.g(e_v, noise)
-        out_real = model.judge(real, face_ev)
-        out_fake = model.judge(fake.detach(), e_v)
+        fake = nets.g(e_v, noise)
+        out_real = nets.judge(real, face_ev)
+        out_fake = nets.judge(fake.detach(), e_v)
         loss_d, terms_d = dc_loss(out_real, out_fake, face_id, face_emo, voice_id, voice_emo, lambda1, lambda2)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
 
+    # D unwrapped even under DDP: its gradients from this backward are never stepped, so no
+    # all-reduce for them (see distributed.wrap); G's DDP averages G's.
     with autocast(device):
         out_gen = model.judge(fake, e_v)
         loss_g, terms_g = g_loss(out_gen, voice_id, voice_emo)
@@ -146,13 +160,26 @@ def train_gan(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, l
               sample: Callable[[int, FEGAN], None] | None = None, stop_after: int | None = None) -> FEGAN:
     """Train, resuming from ``ckpt_path`` when it holds a checkpoint of this same run.
 
-    ``stop_after`` ends the loop early after that many steps (a kill, for tests).
+    ``stop_after`` ends the loop early after that many steps (a kill, for tests). Under
+    torchrun (WORLD_SIZE > 1) this joins the process group (unless the caller has) and
+    trains with DDP; only rank 0 calls ``log`` and ``sample`` and writes the checkpoint.
     """
+    distributed.from_env().local_batch(train_cfg.batch_size)    # one clear error before any rank talks
+    with distributed.session(device) as (ctx, device):
+        if not ctx.is_main:
+            log = sample = None
+        return _train(model_cfg, train_cfg, lambda1, lambda2, data, device, ckpt_path, log, sample, stop_after)
+
+
+def _train(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lambda2: float, data: GANData,
+           device, ckpt_path: Path, log, sample, stop_after: int | None) -> FEGAN:
+    ctx = distributed.current()
     fp = fingerprint(model_cfg, train_cfg, (lambda1, lambda2), data)   # on the CPU copy: device-independent
     data = data.to(device)
     torch.manual_seed(train_cfg.seed)
     gen = torch.Generator().manual_seed(train_cfg.seed)
-    model, opt_g, opt_d = build(model_cfg, train_cfg, device)
+    model, opt_g, opt_d = build(model_cfg, train_cfg, device)    # the same initial weights on every rank
+    distributed.own_rng(train_cfg.seed)     # several ranks: dropout masks of each one's own
     start = 0
     ckpt_path = Path(ckpt_path)
     if resumable_step(ckpt_path, fp, train_cfg.iterations):
@@ -162,11 +189,14 @@ def train_gan(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, l
         opt_d.load_state_dict(ck["opt_d"])
         checkpoint.set_rng_state(ck["rng"], gen)
         start = int(ck["step"])
+        distributed.own_rng(train_cfg.seed, start, ck.get("rng_ranks"))
+    ddp = distributed.wrap(model, ctx, device)     # None for one process
     model.train()
     for step in range(start, train_cfg.iterations):
         if stop_after is not None and step >= stop_after:
             break
-        logs = train_step(model, opt_g, opt_d, data, gen, train_cfg.batch_size, lambda1, lambda2, device)
+        logs = train_step(model, opt_g, opt_d, data, gen, train_cfg.batch_size, lambda1, lambda2, device, ddp)
+        logs = distributed.average(logs, device)    # curves of the whole batch (a collective: every rank)
         if log is not None:
             log(step, logs)
         done = step + 1
@@ -174,7 +204,11 @@ def train_gan(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, l
                                                                or done == train_cfg.iterations):
             sample(done, model)
         if done % train_cfg.checkpoint_every == 0 or done == train_cfg.iterations:
-            checkpoint.save(ckpt_path, step=done, fingerprint=fp, model_config=model_cfg.to_dict(),
-                            model=model.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
-                            rng=checkpoint.rng_state(gen))
+            ranks = distributed.rng_states()    # a collective: every rank takes part, rank 0 writes
+            if ctx.is_main:
+                checkpoint.save(ckpt_path, step=done, fingerprint=fp, model_config=model_cfg.to_dict(),
+                                model=model.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
+                                rng=checkpoint.rng_state(gen), **ranks)
+            distributed.barrier()    # the file is whole before any rank goes on (and may read it)
+    distributed.sync_buffers(model)     # G's running statistics: rank 0's on every rank
     return model

@@ -1,6 +1,7 @@
 """The `train_vnet` and `train_fegan` stages: artifacts in, checkpoints/metrics/curves out."""
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from ..errors import FeganError
 from ..io import atomic_path
 from ..models.config import GANConfig
 from ..params import build_config
-from . import checkpoint
+from . import checkpoint, distributed
 from .data import Labels, load_faces, load_features, usable_clips
 from .device import resolve_device
 from .gan import GANData, GANTrainConfig, fingerprint, resumable_step, to_image, train_gan
@@ -106,7 +107,10 @@ def gan_stage(params: dict) -> str:
     from torchvision.utils import make_grid
 
     tcfg = build_config(GANTrainConfig, params.get("train"), "train")
-    device = resolve_device(params.get("device", "auto"))
+    # under torchrun every rank runs this; rank r trains on cuda:LOCAL_RANK, rank 0 alone writes
+    ctx = distributed.from_env()
+    ctx.local_batch(tcfg.batch_size)    # a batch that does not divide among the ranks: fail first
+    device = distributed.local_device(resolve_device(params.get("device", "auto")), ctx)
     vnet = checkpoint.load(paths.VNET)
     labels = Labels.from_clips(usable_clips())
     mcfg = build_config(GANConfig, {**params.get("model", {}), "image_size": params["faces"]["image_size"],
@@ -127,7 +131,7 @@ def gan_stage(params: dict) -> str:
     # persists dvclive/fegan/plots beside the checkpoint for that
     resuming = resumable_step(paths.GAN_CHECKPOINT, fingerprint(mcfg, tcfg, (lam1, lam2), train),
                               tcfg.iterations) > 0
-    with _live(paths.GAN_LIVE, resume=resuming) as live:
+    with _live(paths.GAN_LIVE, resume=resuming) if ctx.is_main else contextlib.nullcontext() as live:
         def log(step, d):
             live.step = step  # a resumed run continues the curves at its own step
             for k, v in d.items():
@@ -142,7 +146,10 @@ def gan_stage(params: dict) -> str:
             grid = make_grid((imgs + 1) / 2, nrow=8).clamp(0, 1).mul(255).byte().permute(1, 2, 0).numpy()
             live.log_image(f"samples/step_{step:06d}.png", Image.fromarray(grid))
 
-        model = train_gan(mcfg, tcfg, lam1, lam2, train, device, paths.GAN_CHECKPOINT, log=log, sample=sample)
+        model = train_gan(mcfg, tcfg, lam1, lam2, train, device, paths.GAN_CHECKPOINT,
+                          log=log if ctx.is_main else None, sample=sample if ctx.is_main else None)
+        if not ctx.is_main:
+            return f"train_fegan: rank {ctx.rank} of {ctx.world_size} done (rank 0 writes the outputs)"
         metrics = {**{f"{k}_test_real": v for k, v in head_accuracy(model, test, device).items()},
                    **{f"{k}_train_real": v for k, v in head_accuracy(model, train, device).items()},
                    "chance_identity": 1 / len(labels.actors), "chance_emotion": 1 / len(labels.emotions)}
