@@ -1,6 +1,7 @@
 """The user's entry points: the `fegan` CLI and `dvc repro` of the synthesize stage."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -54,7 +55,7 @@ def _commit(repo: Path, message: str, init: bool = False) -> None:
     _run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", message], repo)
 
 
-STAGES = ["synthesize", "demux", "vad", "features", "faces", "train_vnet", "train_fegan"]
+STAGES = ["synthesize", "demux", "vad", "features", "faces", "train_vnet", "train_fegan", "evaluate"]
 
 
 def _ran(out: str) -> list[str]:
@@ -70,6 +71,9 @@ def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tmp_path):
     params["vnet"]["epochs"] = 3
     params["model"]["width"] = 0.125
     params["train"].update(iterations=4, batch_size=8, checkpoint_every=2, sample_every=2)
+    # pytorch-fid's 64-d block: the 2048-d FID's sqrtm alone takes ~20 s per FID on 2 cores
+    params["evaluate"].update(fid_dims=64, snr_db=[1, 25], durations_s=[1])
+    params["evaluate"]["emotion"]["steps"] = 20
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (tmp_path / "dvc.lock").unlink(missing_ok=True)
     _commit(tmp_path, "x", init=True)
@@ -96,11 +100,33 @@ def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tmp_path):
     assert change("synth", "workers", 1) == []
     # the Fbank -> MFCC switch (paper Table 2) reruns features and what learns from them:
     # not demux, vad or faces
-    assert change("features", "kind", "mfcc") == ["features", "train_vnet", "train_fegan"]
+    assert change("features", "kind", "mfcc") == ["features", "train_vnet", "train_fegan", "evaluate"]
     # VAD padding changes what is voiced: vad, features and faces and what learns from them, not demux
-    assert change("vad", "padding_ms", 120) == ["vad", "features", "faces", "train_vnet", "train_fegan"]
+    assert change("vad", "padding_ms", 120) == ["vad", "features", "faces", "train_vnet", "train_fegan",
+                                                "evaluate"]
+    # an evaluation setting reruns the evaluation only
+    assert change("evaluate", "talkers", 2) == ["evaluate"]
     _commit(tmp_path, "y")
     # the user's own example: lambda1 is a top-level key read by train_fegan only
     exp = _run(["dvc", "exp", "run", "-S", "lambda1=0.5"], tmp_path).stdout
-    assert _ran(exp) == ["train_fegan"]
+    assert _ran(exp) == ["train_fegan", "evaluate"]
     assert yaml.safe_load((tmp_path / "params.yaml").read_text())["lambda1"] == 0.5
+
+    # the two runs side by side: FID, identity and emotion accuracy (generated and real ceiling)
+    diff = json.loads(_run(["dvc", "metrics", "diff", "--all", "--json"], tmp_path).stdout)
+    ev = diff["metrics/eval.json"]
+    for k in ("fid", "kid", "id_acc", "emo_acc", "id_acc_real", "emo_acc_real"):
+        assert isinstance(ev[k]["old"], float) and isinstance(ev[k]["new"], float), (k, ev[k])
+    assert ev["id_acc_real"]["new"] >= 0.75                                   # 2 actors: chance 0.5
+    assert ev["fid"]["new"] > 0 and 0 <= ev["id_acc"]["new"] <= 1
+    rob = diff["metrics/robustness.json"]
+    assert {"snr01db_fid", "snr25db_id_acc", "dur01s_emo_acc", "dur01s_seconds"} <= set(rob)
+    shown = _run(["dvc", "metrics", "show"], tmp_path).stdout
+    assert "id_acc_real" in shown and "snr01db_fid" in shown
+
+    # plots render: training curves, the face grid, confusion matrices, robustness
+    _run(["dvc", "plots", "show", "-o", "dvc_plots"], tmp_path)
+    html = (tmp_path / "dvc_plots/index.html").read_text()
+    for name in ("dvclive/fegan/plots/metrics", "reports/grid.png", "reports/confusion_identity.csv",
+                 "robustness_snr_fid", "robustness_duration_accuracy"):
+        assert name in html, name

@@ -1,0 +1,231 @@
+"""The `evaluate` stage (paper 4.2 and Tables 3-5; SPEC section 4).
+
+Faces are generated from voices the GAN never trained on (the test split) and
+judged from outside the GAN:
+- FID and KID against the real test faces, through pytorch-fid's Inception
+  (``fegan.metrics``); IS when the original Inception weights are present;
+- identity accuracy by ``identity.IdentityEvaluator`` and emotion accuracy by
+  ``emotion.EmotionNet``, both fitted on real training faces only; their
+  accuracy on real test faces is the ceiling reported beside;
+- the same on training voices (paper Table 5) and, for the robustness table,
+  on test voices under babble noise and shorter inputs (``conditions``).
+The noise vectors are the same for every set, so sets differ only in the voice.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import paths
+from ..datasets.ravdess import EMOTIONS
+from ..errors import FeganError
+from ..inference import features_kwargs, load_generator, load_vnet
+from ..io import atomic_path
+from ..metrics import MetricInputs, cached_features, compute_metrics, fid_inception, inception_features, \
+    inception_logits, to_uint8
+from ..params import build_config
+from ..preprocess.common import clip_audio
+from ..preprocess.features import compute
+from ..preprocess.vad import voiced_audio
+from ..training import checkpoint
+from ..training.data import Labels, usable_clips
+from ..training.device import resolve_device
+from ..training.stages import gan_data, write_json
+from ..training.vnet import embed_all
+from . import plots
+from .cache import cached, key
+from .conditions import apply, conditions
+from .emotion import EmotionConfig, predict_emotion, train_emotion
+from .identity import IdentityEvaluator, descriptors
+
+REPORTS = "reports"
+ROBUSTNESS_METRICS = "metrics/robustness.json"
+EVAL_METRICS = "metrics/eval.json"
+
+
+@dataclass
+class EvalConfig:
+    """The ``evaluate`` section of params.yaml."""
+    samples_per_voice: int = 1              # generated faces per voice (same noise in every set)
+    seed: int = 0
+    talkers: int = 4                        # voices summed into the babble
+    snr_db: list[float] = field(default_factory=lambda: [1, 5, 10, 25])
+    durations_s: list[float] = field(default_factory=lambda: [1, 3, 5, 10])
+    inception_weights: str | None = None    # pt_inception-2015-12-05-6726825d.pth, if you have it
+    fid_dims: int = 2048                    # pytorch-fid's --dims; 2048 is the FID papers report
+    kid_subset_size: int = 1000
+    cache_dir: str = "data/cache"
+    batch_size: int = 64
+    emotion: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.samples_per_voice < 1 or self.talkers < 1:
+            raise FeganError("evaluate.samples_per_voice and evaluate.talkers must be >= 1")
+
+
+@torch.no_grad()
+def generate(g, e_v: torch.Tensor, n: int, seed: int, device, batch: int = 256) -> np.ndarray:
+    """(V, 128) E_v -> (V * n, 3, S, S) uint8, voice-major; the noise depends only on the seed."""
+    noise = torch.randn(len(e_v) * n, g.noise_dim, generator=torch.Generator().manual_seed(seed))
+    ev = e_v.repeat_interleave(n, 0)
+    return np.concatenate([to_uint8(g(ev[i:i + batch].to(device), noise[i:i + batch].to(device))).cpu().numpy()
+                           for i in range(0, len(ev), batch)])
+
+
+class Judges:
+    """Everything that scores a set of faces: identity, emotion, Inception."""
+
+    def __init__(self, cfg: EvalConfig, ecfg: EmotionConfig, train, padding: float, n_emotions: int, device):
+        self.cfg, self.padding, self.device = cfg, padding, device
+        faces = train.faces.numpy()
+        self.identity = IdentityEvaluator(cfg.seed).fit(self.descriptors(faces), train.face_id.numpy())
+        self.emotion = train_emotion(ecfg, faces, train.face_emo.numpy(), n_emotions)
+        self.inception = fid_inception(cfg.inception_weights, cache_dir=cfg.cache_dir, device=device,
+                                       dims=cfg.fid_dims)
+
+    def descriptors(self, faces: np.ndarray) -> np.ndarray:
+        return cached(self.cfg.cache_dir, "descriptors", key(faces, self.padding),
+                      lambda: descriptors(faces, self.padding))
+
+    def features(self, faces: np.ndarray, real: bool = False) -> np.ndarray:
+        """Inception features; real faces' are cached (they do not change with the GAN)."""
+        inc, bs = self.inception, self.cfg.batch_size
+        if real:
+            return cached_features(inc.model, inc.weights_id, faces, self.cfg.cache_dir, bs, self.device)
+        return inception_features(inc.model, faces, bs, self.device)
+
+    def logits(self, feats: np.ndarray) -> np.ndarray | None:
+        return inception_logits(self.inception.head, feats) if self.inception.has_logits else None
+
+    def accuracy(self, faces: np.ndarray, id_true: np.ndarray, emo_true: np.ndarray):
+        """Identity and emotion accuracy of a set, and the predictions."""
+        id_pred = self.identity.predict(self.descriptors(faces))
+        emo_pred = predict_emotion(self.emotion, faces)
+        return ({"id_acc": float((id_pred == id_true).mean()), "emo_acc": float((emo_pred == emo_true).mean())},
+                id_pred, emo_pred)
+
+    def score(self, fake: np.ndarray, id_true: np.ndarray, emo_true: np.ndarray, real_feats: np.ndarray
+              ) -> tuple[dict[str, float], dict[str, str], np.ndarray, np.ndarray]:
+        """Accuracies, FID, KID (and IS when possible) of generated faces against real ones."""
+        acc, id_pred, emo_pred = self.accuracy(fake, id_true, emo_true)
+        feats = self.features(fake)
+        values, skipped = compute_metrics(MetricInputs(
+            real=real_feats, fake=feats, real_logits=self.logits(real_feats), fake_logits=self.logits(feats),
+            no_logits_reason=self.no_is_reason(), kid_subset_size=self.cfg.kid_subset_size,
+            is_splits=min(10, len(fake)), seed=self.cfg.seed))
+        return {**acc, **values}, skipped, id_pred, emo_pred
+
+    def no_is_reason(self) -> str | None:
+        if self.inception.has_logits:
+            return None
+        if self.cfg.fid_dims != 2048:
+            return f"IS not computed: it needs the 2048-d pool3 features (evaluate.fid_dims is {self.cfg.fid_dims})"
+        return self.inception.no_logits_reason
+
+
+def _test_waves() -> tuple[list[np.ndarray], int]:
+    """The voiced audio of every test clip (in ``gan_data``'s order), as the features stage cut it."""
+    clips = usable_clips()
+    vad = pd.read_parquet(paths.VAD)[["clip_id", "seg_start", "seg_end"]]
+    test = clips[clips.split == "test"].merge(vad, on="clip_id", how="left")
+    rates = test.audio_rate.unique()
+    waves = [voiced_audio(clip_audio(paths.AUDIO, r.audio_offset, r.audio_len), int(r.audio_rate),
+                          r.seg_start, r.seg_end) for r in test.itertuples()]
+    return waves, int(rates[0])
+
+
+def stage(params: dict) -> str:
+    cfg = build_config(EvalConfig, params.get("evaluate"), "evaluate")
+    ecfg = build_config(EmotionConfig, cfg.emotion, "evaluate.emotion")
+    feat_kw = features_kwargs(params.get("features"))
+    device = resolve_device(params.get("device", "auto"))
+    g = load_generator(paths.GENERATOR).to(device)
+    vnet = load_vnet(paths.VNET).model
+    gen_ck = checkpoint.load(paths.GENERATOR)
+    labels = Labels(list(gen_ck["actors"]), list(gen_ck["emotions"]))
+    train, test = gan_data("train", labels), gan_data("test", labels)
+    if len(test.faces) < 2 or len(test.voice_ev) < 2:
+        raise FeganError(f"evaluate: {len(test.voice_ev)} test voices and {len(test.faces)} test faces; "
+                         "need at least 2 of each")
+    judges = Judges(cfg, ecfg, train, params["faces"]["padding"], len(labels.emotions), device)
+    n = cfg.samples_per_voice
+    truth = {s: (d.voice_id.numpy().repeat(n), d.voice_emo.numpy().repeat(n)) for s, d in (("test", test),
+                                                                                            ("train", train))}
+
+    # real faces: the judges' ceilings, and the test set is the reference of FID/KID
+    real_feats = judges.features(test.faces.numpy(), real=True)
+    real = {s: judges.accuracy(d.faces.numpy(), d.face_id.numpy(), d.face_emo.numpy())[0]
+            for s, d in (("test", test), ("train", train))}
+
+    fake_test = generate(g, test.voice_ev, n, cfg.seed, device, cfg.batch_size)
+    gen_test, skipped, id_pred, emo_pred = judges.score(fake_test, *truth["test"], real_feats)
+    # training voices: the accuracies of paper Table 5 (no FID: its sqrtm is the stage's costliest step)
+    gen_train = judges.accuracy(generate(g, train.voice_ev, n, cfg.seed, device, cfg.batch_size),
+                                *truth["train"])[0]
+    metrics = {**gen_test, **{f"{k}_real": v for k, v in real["test"].items()},
+               **{f"train_{k}": v for k, v in gen_train.items()},
+               **{f"train_{k}_real": v for k, v in real["train"].items()},
+               "chance_identity": 1 / len(labels.actors), "chance_emotion": 1 / len(labels.emotions),
+               "n_test_voices": len(test.voice_ev), "n_test_faces_real": len(test.faces)}
+    is_note = skipped.get("is") or f"IS: {judges.inception.source}"
+
+    # robustness: the same test voices (and noise vectors) under babble and shorter inputs
+    waves, sr = _test_waves()
+    robust, rows = {}, []
+    for cond in conditions(cfg.snr_db, cfg.durations_s):
+        cw = apply(cond, waves, test.voice_id.numpy(), sr, cfg.talkers, cfg.seed)
+        e_v, _ = embed_all(vnet, torch.stack([compute(w, sr, **feat_kw) for w in cw]))
+        scores, _, _, _ = judges.score(generate(g, e_v, n, cfg.seed, device, cfg.batch_size), *truth["test"],
+                                       real_feats)
+        scores = {k: v for k, v in scores.items() if not k.startswith("is_real") and not k.endswith("_std")}
+        if cond.duration_s is not None:
+            scores["seconds"] = float(np.mean([len(w) / sr for w in cw]))
+        robust.update({f"{cond.name}_{k}": v for k, v in scores.items()})
+        rows.append({"condition": cond.name, "snr_db": cond.snr_db, "duration_s": cond.duration_s, **scores})
+
+    _write_reports(metrics, rows, test, fake_test, id_pred, emo_pred, labels, n, is_note)
+    write_json(EVAL_METRICS, metrics)
+    write_json(ROBUSTNESS_METRICS, robust)
+    return (f"evaluate: FID {metrics['fid']:.1f}, KID {metrics['kid']:.4f}, identity {metrics['id_acc']:.3f} "
+            f"(real {metrics['id_acc_real']:.3f}), emotion {metrics['emo_acc']:.3f} "
+            f"(real {metrics['emo_acc_real']:.3f}); {is_note}")
+
+
+def _write_reports(metrics, rows, test, fake_test, id_pred, emo_pred, labels, n, is_note) -> None:
+    names = {i: EMOTIONS.get(e, str(e)) for i, e in enumerate(labels.emotions)}
+    actors = {i: f"A{a:02d}" for i, a in enumerate(labels.actors)}
+    id_true, emo_true = test.voice_id.numpy().repeat(n), test.voice_emo.numpy().repeat(n)
+    plots.save_csv(plots.confusion_pairs(id_true, id_pred, actors), f"{REPORTS}/confusion_identity.csv")
+    plots.save_csv(plots.confusion_pairs(emo_true, emo_pred, names), f"{REPORTS}/confusion_emotion.csv")
+    table = pd.DataFrame(rows)
+    plots.save_csv(table[table.snr_db.notna()].drop(columns=["duration_s", "seconds"], errors="ignore"),
+                   f"{REPORTS}/robustness_snr.csv")
+    plots.save_csv(table[table.duration_s.notna()].drop(columns=["snr_db"]), f"{REPORTS}/robustness_duration.csv")
+
+    # the grid: one real test face and one face generated from a test voice per (actor, emotion)
+    cells = {}
+    for i in range(len(test.faces)):
+        cells.setdefault((int(test.face_id[i]), int(test.face_emo[i])), [test.faces[i].numpy(), None])
+    for v in range(len(test.voice_ev)):
+        cell = cells.setdefault((int(test.voice_id[v]), int(test.voice_emo[v])), [None, None])
+        if cell[1] is None:
+            cell[1] = fake_test[v * n]
+    grid = plots.face_grid({(labels.actors[a], labels.emotions[e]): tuple(c) for (a, e), c in cells.items()},
+                           labels.actors, labels.emotions, EMOTIONS)
+    plots.save_png(grid, f"{REPORTS}/grid.png")
+
+    cols = ["condition", "snr_db", "duration_s", "seconds", "fid", "kid", "id_acc", "emo_acc"]
+    def row(name, prefix, suffix=""):
+        get = lambda k: metrics.get(f"{prefix}{k}{suffix}")          # noqa: E731
+        return {"set": name, "fid": get("fid"), "kid": get("kid"), "id_acc": get("id_acc"),
+                "emo_acc": get("emo_acc"), "is": get("is_fake") if not suffix else metrics.get("is_real")}
+    text = ("# Evaluation\n\n" + plots.markdown_table(
+        [row("generated, test voices", ""), row("generated, training voices (no FID)", "train_"),
+         row("real test faces (the judges' ceiling)", "", "_real")],
+        ["set", "fid", "kid", "is", "id_acc", "emo_acc"])
+        + f"\n{is_note}\n\n# Robustness (test voices)\n\n" + plots.markdown_table(rows, cols))
+    with atomic_path(f"{REPORTS}/eval.md", suffix=".md") as tmp:
+        tmp.write_text(text)

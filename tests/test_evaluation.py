@@ -1,0 +1,97 @@
+"""The judges of generated faces, babble noise, and the evaluate stage's outputs."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from safetensors.numpy import load_file
+
+from fegan import paths
+from fegan.evaluation.babble import babble, mix_at_snr, pick_talkers, snr_db
+from fegan.evaluation.conditions import Condition, apply, conditions
+from fegan.evaluation.emotion import EmotionConfig, predict_emotion, train_emotion
+from fegan.evaluation.identity import IdentityEvaluator, descriptors, to_chip
+from fegan.preprocess.common import clip_audio
+from fegan.preprocess.features import compute
+from fegan.preprocess.vad import voiced_audio
+
+
+@pytest.fixture(scope="module")
+def voices(tiny_processed):
+    """Voiced audio of every usable clip of the tiny set, with the speaker of each."""
+    _, _, out, (clips, vad, _, _) = tiny_processed
+    ok = clips.merge(vad[["clip_id", "status", "seg_start", "seg_end"]], on="clip_id", suffixes=("", "_vad"))
+    ok = ok[ok.status_vad == "ok"]
+    waves = [voiced_audio(clip_audio(out / paths.AUDIO, r.audio_offset, r.audio_len), int(r.audio_rate),
+                          r.seg_start, r.seg_end) for r in ok.itertuples()]
+    return waves, ok.actor.to_numpy(), int(ok.audio_rate.iloc[0])
+
+
+def test_babble_is_other_speakers_at_the_asked_snr(voices):
+    waves, speakers, sr = voices
+    rng = np.random.default_rng(0)
+    talkers = pick_talkers(speakers, 0, 3, rng)
+    assert len(talkers) == 3 and speakers[0] not in speakers[talkers]
+    assert len(set(speakers[talkers])) == 3                      # three different voices
+    clean = waves[0]
+    noise = babble([waves[j] for j in talkers], len(clean))
+    for snr in (1, 5, 10, 25):
+        mixed = mix_at_snr(clean, noise, snr)
+        assert mixed.shape == clean.shape
+        assert snr_db(clean, mixed) == pytest.approx(snr, abs=1e-3)   # measured on the mixed signal
+
+    # 1 dB babble measurably changes the features, and less noise changes them less
+    f_clean = compute(clean, sr)
+    d = [float((compute(mix_at_snr(clean, noise, snr), sr) - f_clean).norm() / f_clean.norm())
+         for snr in (1, 5, 10, 25)]
+    assert d[0] > 0.5 and d == sorted(d, reverse=True) and d[3] < 0.75 * d[0], d
+
+
+def test_conditions_cut_and_mix_test_voices(voices):
+    waves, speakers, sr = voices
+    names = [c.name for c in conditions([1, 25], [1, 3])]
+    assert names == ["snr01db", "snr25db", "dur01s", "dur03s"]
+    short = apply(Condition("dur01s", duration_s=1.0), waves, speakers, sr, 4, 0)
+    assert all(len(s) == min(len(w), sr) for s, w in zip(short, waves, strict=True))
+    noisy = apply(Condition("snr05db", snr_db=5.0), waves, speakers, sr, 4, 0)
+    assert [round(snr_db(w, n), 3) for w, n in zip(waves, noisy, strict=True)] == [5.0] * len(waves)
+    again = apply(Condition("snr05db", snr_db=5.0), waves, speakers, sr, 4, 0)
+    assert all(np.array_equal(a, b) for a, b in zip(noisy, again, strict=True))   # seeded
+
+
+@pytest.fixture(scope="module")
+def real_faces(tiny_processed):
+    _, _, out, (clips, _, _, faces) = tiny_processed
+    table = faces[faces.row >= 0].merge(clips[["clip_id", "actor", "emotion", "split"]], on="clip_id")
+    x = load_file(str(out / paths.FACES))["faces"][table.row.to_numpy()]
+    return x, table
+
+
+def test_chip_keeps_the_face_centre():
+    face = np.zeros((3, 64, 64), np.uint8)
+    face[:, 20:44, 20:44] = 255
+    chip = to_chip(face, padding=0.4)
+    assert chip.shape == (150, 150, 3)
+    assert chip[75, 75].tolist() == [255, 255, 255] and chip[2, 2].tolist() == [0, 0, 0]
+    # 0.4 -> 0.25 padding cuts (1 - 1.5/1.8) / 2 of each side: the white square grows accordingly
+    white = np.flatnonzero(chip[75, :, 0] > 127)
+    assert abs(len(white) - 24 * 1.8 / 1.5 * 150 / 64) < 4
+
+
+def test_identity_judge_separates_held_out_real_faces(real_faces):
+    x, t = real_faces
+    train = (t.split == "train").to_numpy()
+    desc = descriptors(x, padding=0.4)
+    assert desc.shape == (len(x), 128) and np.isfinite(desc).all()
+    judge = IdentityEvaluator().fit(desc[train], t.actor.to_numpy()[train])
+    acc = (judge.predict(desc[~train]) == t.actor.to_numpy()[~train]).mean()
+    assert acc >= 0.9, acc                                           # chance 0.25
+
+
+def test_emotion_judge_reads_held_out_real_faces(real_faces):
+    x, t = real_faces
+    train = (t.split == "train").to_numpy()
+    y = pd.factorize(t.emotion, sort=True)[0]
+    net = train_emotion(EmotionConfig(), x[train], y[train], 3)
+    acc = (predict_emotion(net, x[~train]) == y[~train]).mean()
+    assert acc >= 0.8, acc                                           # chance 0.33
