@@ -172,6 +172,94 @@ def generate(voice, out, n, seed, separate, vnet, generator, params_file, overri
                f"V-net's nearest training speaker: actor {res.speaker} (p {res.speaker_p:.2f})")
 
 
+@cli.command("paper-tables")
+@click.option("--queue", "queue_", is_flag=True,
+              help="queue the experiments (dvc exp run --queue); `dvc queue start` or --run runs them")
+@click.option("--run", "run_", is_flag=True,
+              help="run them now: one after another in the workspace (dvc exp run -n paper-NAME ...), "
+                   "or with --queue the queue (dvc exp run --run-all); then print the tables")
+@click.option("--only", "only", multiple=True, metavar="NAME[,NAME]",
+              help="these experiments only (repeatable): fbank, mfcc, spectrogram, no_c1, no_c2, no_d1, "
+                   "no_d2, acgan, cgan")
+@click.option("-S", "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="an extra override for every experiment, e.g. -S train.iterations=2000 (repeatable)")
+@click.option("--force", is_flag=True, help="with --queue/--run: remove and rerun experiments already done")
+@click.option("--dry-run", is_flag=True, help="with --queue/--run: print the dvc commands, run nothing")
+@click.option("-A", "--all-commits", is_flag=True,
+              help="read experiments of every commit (the newest of each name), not only HEAD's")
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="write the markdown here instead of stdout")
+def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out):
+    """The paper's Tables 2-5 from DVC experiments `paper-*`, ours beside the paper's numbers.
+
+    Without flags, reads the finished experiments of this commit (`dvc exp show`) and prints
+    the four tables as markdown. --queue / --run start the 9 experiments behind them
+    (features kinds, the C1/C2/D1/D2 ablations, AC-GAN and cGAN; Table 3 comes from every
+    run's evaluate stage). Experiments done already are skipped.
+    """
+    import shlex
+
+    from .io import atomic_path
+    from .paper import runs, tables
+
+    names = runs.select(only)
+    if (force or dry_run) and not (queue_ or run_):
+        raise FeganError("--force and --dry-run go with --queue or --run")
+    if queue_ or run_:
+        say = (lambda s: click.echo(s, err=True))
+        if queue_:
+            cmds = runs.queue(names, overrides, run=run_, dry_run=dry_run, force=force, say=say)
+        else:
+            cmds = runs.run_in_workspace(names, overrides, dry_run=dry_run, force=force, say=say)
+        if dry_run:
+            click.echo("\n".join(shlex.join(c) for c in cmds))
+            return
+        if not run_:
+            return
+    text = tables.render(runs.collect(".", all_commits=all_commits))
+    if out:
+        with atomic_path(out, suffix=".md") as tmp:
+            tmp.write_text(text)
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--raw-dir", type=click.Path(), metavar="DIR",
+              help="the dataset's folder (needed by ravdess-paper and enterface; an absolute path also "
+                   "works for queued experiments)")
+@click.option("--params", "params_file", default="params.yaml", show_default=True,
+              type=click.Path(dir_okay=False))
+@click.option("--print-dvc", is_flag=True,
+              help="print the same switch as one `dvc exp run -S ...` line; params.yaml is left as it is")
+def profile(name, raw_dir, params_file, print_dvc):
+    """Switch params.yaml to a profile: synthetic, ravdess-paper, enterface.
+
+    Rewrites only the profile's keys (comments and order kept, written atomically) and prints
+    each change; `synthetic` restores the shipped values. Without NAME, lists the profiles.
+    """
+    from .profiles import PROFILES, active, apply_profile, dvc_command, profile_values
+
+    if name is None:
+        on = active(params_file)
+        for n, p in PROFILES.items():
+            click.echo(f"{n:14s} {p.help}{'  (active)' if n in on else ''}")
+        return
+    if print_dvc:
+        profile_values(name, raw_dir)           # the same errors as applying it
+        click.echo(dvc_command(name, raw_dir))
+        return
+    changed = apply_profile(name, raw_dir, params_file)
+    if not changed:
+        click.echo(f"{params_file} already has profile {name}")
+    for key, old, new in changed:
+        click.echo(f"{key}: {old} -> {new}")
+    if changed:
+        click.echo(f"{params_file}: profile {name} ({len(changed)} key(s) changed); `dvc repro` runs it")
+
+
 _stage_command("synthesize", "fegan.synth.dataset", "Write the synthetic dataset from params.yaml's `synth`.")
 _stage_command("demux", "fegan.preprocess.demux", "Find clips, parse labels, split, decode 32 kHz audio.")
 _stage_command("vad", "fegan.preprocess.vad", "webrtcvad speech segments per clip.")

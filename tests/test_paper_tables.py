@@ -1,0 +1,284 @@
+"""`fegan paper-tables`: the experiments behind the paper's Tables 2-5 and the tables themselves.
+
+tests/data/exp_show.json is real `dvc exp show --json` output of DVC 3.67.1 (trimmed: the
+`deps`, `outs` and the vnet/train metrics are cut), from a tiny copy of this repository
+(params as in test_cli_and_dvc.py) after: `dvc exp run --queue` of paper-mfcc and paper-acgan,
+`dvc exp run --run-all`, `dvc exp run -n paper-no_c1 ...` in the workspace, paper-cgan queued and
+not run, and paper-no_d2 and paper-bogus queued with a failing setting and run.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from fegan.cli import cli
+from fegan.errors import FeganError
+from fegan.models.config import VARIANTS
+from fegan.paper import numbers as paper
+from fegan.paper import runs as R
+from fegan.paper.runs import EXPERIMENTS, Run, parse_exp_show
+from fegan.paper.tables import CONDITIONS, render
+from fegan.preprocess.features import KINDS
+
+DATA = Path(__file__).parent / "data"
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+# --- the experiments ---------------------------------------------------------------------------
+
+def test_experiments_are_valid_settings_and_cover_the_tables():
+    kinds, variants = set(), set()
+    for name in EXPERIMENTS:
+        values = dict(s.split("=", 1) for s in R.experiment_overrides(name))
+        assert set(values) == {"features.kind", "model.variant"}     # both pinned in every run
+        assert values["features.kind"] in KINDS and values["model.variant"] in VARIANTS
+        kinds.add(values["features.kind"])
+        variants.add(values["model.variant"])
+    assert kinds == set(KINDS) and variants == set(VARIANTS)
+    assert R.experiment_overrides("fbank") == ["features.kind=fbank", "model.variant=fegan"]
+    assert R.experiment_overrides("mfcc", ["train.iterations=9"]) == [
+        "features.kind=mfcc", "model.variant=fegan", "train.iterations=9"]
+    # every paper row has an experiment, and every experiment a paper row
+    assert set(paper.TABLE2) | {"acgan", "cgan"} == set(EXPERIMENTS)
+    assert set(paper.TABLE4) - {"gt"} == set(paper.TABLE5) == {"fbank", "acgan", "cgan"}
+    assert {c for _, c, _ in CONDITIONS} == set(paper.TABLE3)
+
+
+def test_selection_and_extra_overrides_are_checked():
+    assert R.select(None) == list(EXPERIMENTS)
+    assert R.select(["cgan,paper-mfcc", "fbank"]) == ["fbank", "mfcc", "cgan"]
+    with pytest.raises(FeganError, match="unknown paper experiment 'nope'"):
+        R.select(["nope"])
+    with pytest.raises(FeganError, match="model.variant is what the paper experiments vary"):
+        R.check_extra(["model.variant=cgan"])
+    with pytest.raises(FeganError, match="section.key=value"):
+        R.check_extra(["train.iterations"])
+
+
+def test_dry_run_command_lines():
+    q = R.queue(["acgan", "fbank"], ["train.iterations=20"], run=True, dry_run=True)
+    assert q == [
+        "dvc exp run --queue --name paper-fbank -S features.kind=fbank -S model.variant=fegan "
+        "-S train.iterations=20".split(),
+        "dvc exp run --queue --name paper-acgan -S features.kind=fbank -S model.variant=acgan "
+        "-S train.iterations=20".split(),
+        "dvc exp run --run-all --jobs 1".split()]
+    w = R.run_in_workspace(None, dry_run=True)
+    assert [c[4] for c in w] == [f"paper-{n}" for n in EXPERIMENTS if n != "fbank"] + ["paper-fbank"]
+    assert all(c[:4] == ["dvc", "exp", "run", "--name"] for c in w)        # the baseline last
+
+
+def test_queue_refuses_a_relative_raw_dir_it_cannot_see(tmp_path):
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": {"cmd": "x", "outs": ["data/raw/synthetic"]}}}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"data": {"raw_dir": "data/raw/RAVDESS"}}))
+    with pytest.raises(FeganError, match="relative path that queued experiments"):
+        R.queue(["fbank"], repo=tmp_path)
+    with pytest.raises(FeganError, match="relative path that queued experiments"):
+        R.queue(["fbank"], ["data.raw_dir=elsewhere"], repo=tmp_path)
+    assert R._queue_check(tmp_path, ["data.raw_dir=/abs/RAVDESS"]) == []
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(
+        {"data": {"raw_dir": "data/raw/synthetic"}, "evaluate": {"inception_weights": "models/pt_inception.pth"}}))
+    assert R._queue_check(tmp_path, []) == ["-C", "models/pt_inception.pth"]
+
+
+# --- reading dvc exp show ----------------------------------------------------------------------
+
+def test_parse_real_dvc_exp_show_json():
+    runs = parse_exp_show(json.loads((DATA / "exp_show.json").read_text()))
+    assert list(runs) == list(EXPERIMENTS)
+    states = {n: r.state for n, r in runs.items()}
+    assert states == {"fbank": "missing", "mfcc": "success", "spectrogram": "missing", "no_c1": "success",
+                      "no_c2": "missing", "no_d1": "missing", "no_d2": "failed", "acgan": "success",
+                      "cgan": "queued"}
+    for n in ("mfcc", "no_c1", "acgan"):                  # queued-and-run and run-in-the-workspace alike
+        r = runs[n]
+        assert r.done and isinstance(r.eval["fid"], float) and 0 <= r.eval["id_acc"] <= 1
+        assert {"snr01db_fid", "dur01s_seconds"} <= set(r.robustness)
+        assert r.params["model"]["variant"] == {"mfcc": "fegan"}.get(n, n)
+        assert len(r.rev) == 40 and len(r.baseline) == 40
+    assert runs["mfcc"].params["features"]["kind"] == "mfcc"
+    assert not runs["no_d2"].done and runs["no_d2"].eval == {}        # a failed run's stale metrics are ignored
+    assert not runs["cgan"].done
+
+
+def test_collect_runs_dvc_exp_show_and_reports_its_failure(monkeypatch):
+    import subprocess
+
+    calls = []
+
+    def fake(args, cwd, capture):
+        calls.append(args)
+        return subprocess.CompletedProcess(args, 0, (DATA / "exp_show.json").read_text(), "")
+
+    monkeypatch.setattr(R, "_call", fake)
+    assert R.collect(".")["acgan"].done and calls == [["dvc", "exp", "show", "--json"]]
+    R.collect(".", all_commits=True)
+    assert calls[-1][-1] == "--all-commits"
+    monkeypatch.setattr(R, "_call", lambda args, cwd, capture: subprocess.CompletedProcess(
+        args, 255, "", "ERROR: you are not inside of a DVC repository\n"))
+    with pytest.raises(FeganError, match="not inside of a DVC repository"):
+        R.collect(".")
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+PARAMS = {"synth": {"out_dir": "data/raw/synthetic"},
+          "data": {"format": "ravdess", "raw_dir": "data/raw/synthetic"},
+          "faces": {"image_size": 64}, "model": {"width": 0.25, "variant": "fegan"},
+          "features": {"kind": "fbank"}, "train": {"iterations": 300}, "vnet": {"epochs": 150},
+          "evaluate": {"snr_db": [1, 5, 10, 25], "durations_s": [1, 3, 5, 10]}}
+
+
+def _run(name: str, i: int, with_is: bool = False, conds=None) -> Run:
+    ev = {"fid": 10.0 + i + 0.123, "kid": 0.01 * (i + 1), "kid_std": 0.001, "id_acc": 0.5 + 0.01 * i,
+          "emo_acc": 0.25 + 0.01 * i, "id_acc_real": 1.0, "emo_acc_real": 0.9,
+          "train_fid": 9.0 + i, "train_kid": 0.02, "train_id_acc": 0.6 + 0.01 * i, "train_emo_acc": 0.3 + 0.01 * i,
+          "train_id_acc_real": 0.99, "train_emo_acc_real": 0.97, "chance_identity": 0.125,
+          "chance_emotion": 0.25, "n_test_voices": 56, "n_test_faces_real": 167}
+    rob = {}
+    for c in conds or [c for _, c, _ in CONDITIONS]:
+        rob.update({f"{c}_fid": 20.0 + i, f"{c}_kid": 0.03, f"{c}_id_acc": 0.4, f"{c}_emo_acc": 0.3})
+        if c.startswith("dur"):
+            rob[f"{c}_seconds"] = float(int(c[3:5]))
+        if with_is:
+            rob[f"{c}_is_fake"] = 1.5
+    if with_is:
+        ev.update(is_fake=1.6 + 0.01 * i, is_fake_std=0.1, is_real=1.9, is_real_std=0.1)
+    params = yaml.safe_load(yaml.safe_dump(PARAMS))
+    for item in R.experiment_overrides(name):
+        k, v = item.split("=")
+        sec, key = k.split(".")
+        params[sec][key] = v
+    return Run(name=name, state="success", rev="a" * 40, baseline="b" * 40, params=params, eval=ev,
+               robustness=rob)
+
+
+def _tables(text: str) -> dict[str, list[list[str]]]:
+    out, current = {}, None
+    for line in text.splitlines():
+        m = re.match(r"## (Table \d)", line)
+        if m:
+            current = out.setdefault(m.group(1), [])
+        elif current is not None and line.startswith("|") and not line.startswith("|---"):
+            current.append([c.strip() for c in line.strip("|").split("|")])
+    return out
+
+
+def test_render_four_tables_with_every_cell_and_the_is_footnote():
+    runs = {n: _run(n, i) for i, n in enumerate(EXPERIMENTS)}
+    text = render(runs)
+    tables = _tables(text)
+    assert list(tables) == ["Table 2", "Table 3", "Table 4", "Table 5"]
+    assert [len(rows) - 1 for rows in tables.values()] == [7, 9, 4, 4]       # rows as in the paper (+ours)
+    for name, rows in tables.items():
+        width = len(rows[0])
+        for row in rows:
+            assert len(row) == width, (name, row)
+            assert all(cell for cell in row[1:]), (name, row)              # only "Experiments" continues blank
+    assert "not run" not in text and "Not run yet" not in text
+    # IS: one footnote saying why, referenced from the cells
+    assert text.count("[^is]:") == 1 and "n/a[^is]" in text
+    assert "1008-class logits" in text and "pt_inception-2015-12-05-6726825d.pth" in text
+    # every paper number is there
+    for table in (paper.TABLE2, paper.TABLE3, paper.TABLE4, paper.TABLE5):
+        for row in table.values():
+            for v in row.values():
+                assert v is None or f"{v:.2f}" in text, v
+    assert "95.08" in text and "73.15" in text
+    # ours, formatted: FID 2 decimals, KID 4, accuracies in %
+    t2 = {r[1]: r for r in tables["Table 2"]}
+    assert t2["MFCCs"][2:5] == ["11.12", "64.35", "n/a[^is]"] and t2["MFCCs"][6:9] == ["0.0200", "51.00", "26.00"]
+    t5 = {r[0]: r for r in tables["Table 5"]}
+    assert t5["CGANs [12]"][1] == "68.00" and t5["CGANs [12]"][4] == "58.00"
+    ceiling = t5["Real faces (the judges' ceiling)"]
+    assert [ceiling[i] for i in (1, 4, 7, 8)] == ["99.00", "100.00", "97.00", "90.00"]
+    t3 = {(r[0], r[1]): r for r in tables["Table 3"]}
+    assert t3[("Audio duration time (s)", "1")][-1] == "1.00" and t3[("Noise intensity (dB)", "1")][-1] == "all"
+    assert "ours (synthetic)" in text and "Chance: identity 12.50 %, emotion 25.00 %" in text
+
+
+def test_render_with_inception_logits_fills_is():
+    runs = {n: _run(n, i, with_is=True) for i, n in enumerate(EXPERIMENTS)}
+    text = render(runs)
+    assert "n/a" not in text and "[^is]" not in text
+    t4 = {r[0]: r for r in _tables(text)["Table 4"]}
+    assert t4["FE-GAN (our method)"][4] == "1.60" and t4["Ground truth (GT)"][4] == "1.90"
+
+
+def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
+    runs = {n: Run(name=n) for n in EXPERIMENTS}
+    runs["fbank"] = _run("fbank", 0, conds=["snr01db", "snr25db", "dur01s"])
+    runs["fbank"].params["evaluate"].update(snr_db=[1, 25], durations_s=[1], fid_dims=64)
+    runs["acgan"] = Run(name="acgan", state="queued")
+    runs["cgan"] = Run(name="cgan", state="failed")
+    text = render(runs)
+    assert "Not run yet: paper-mfcc, paper-spectrogram, paper-no_c1, paper-no_c2, paper-no_d1, paper-no_d2." in text
+    assert "--only mfcc,spectrogram,no_c1,no_c2,no_d1,no_d2" in text
+    assert "Queued or running: paper-acgan" in text and "Failed: paper-cgan" in text
+    t3 = {r[1]: r for r in _tables(text)["Table 3"][1:]}
+    assert t3["5"][2] == "not evaluated[^cond]" and t3["25"][2] == "20.00"
+    assert "evaluate.snr_db [1, 25]" in text and "evaluate.fid_dims 64" in text
+    assert "64-d Inception features" in text
+    # nothing at all finished: still the paper's numbers, no crash
+    empty = render({})
+    assert "58.79" in empty and "Not run yet: paper-fbank" in empty and "not run" in empty
+
+
+def test_render_names_other_datasets_and_flags_runs_with_other_settings():
+    runs = {n: _run(n, i) for i, n in enumerate(EXPERIMENTS)}
+    for r in runs.values():
+        r.params["data"].update(format="enterface", raw_dir="/data/eNTERFACE05")
+    runs["cgan"].params["train"]["iterations"] = 999
+    text = render(runs)
+    assert "FID ours (eNTERFACE'05)" in text and "FID paper (eNTERFACE)" in text
+    assert "`paper-cgan` (train.iterations 999)" in text
+
+
+# --- the command -------------------------------------------------------------------------------
+
+def test_cli_renders_to_a_file_and_checks_its_flags(tmp_path, monkeypatch):
+    monkeypatch.setattr(R, "collect", lambda repo=".", all_commits=False: {
+        n: _run(n, i) for i, n in enumerate(EXPERIMENTS)})
+    runner = CliRunner()
+    res = runner.invoke(cli, ["paper-tables", "-o", str(tmp_path / "t.md")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "t.md").read_text().startswith("# The paper's tables")
+    res = runner.invoke(cli, ["paper-tables"])
+    assert res.exit_code == 0 and "## Table 5" in res.output
+    res = runner.invoke(cli, ["paper-tables", "--queue", "--dry-run", "--only", "cgan"])
+    assert res.output.strip() == ("dvc exp run --queue --name paper-cgan -S features.kind=fbank "
+                                  "-S model.variant=cgan")
+    res = runner.invoke(cli, ["paper-tables", "--dry-run"])
+    assert res.exit_code == 2 and "--force and --dry-run go with --queue or --run" in res.output
+    res = runner.invoke(cli, ["paper-tables", "--only", "bogus"])
+    assert res.exit_code == 2 and "fegan: error: unknown paper experiment 'bogus'" in res.output
+
+
+@pytest.mark.slow
+def test_queue_in_a_real_repository_then_collect_sees_them_queued(tmp_path):
+    """`dvc exp run --queue` for real (queueing only: running even a tiny pipeline takes minutes)."""
+    from test_cli_and_dvc import _commit, _copy_repo
+
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    _copy_repo(tmp_path)
+    (tmp_path / "dvc.lock").unlink(missing_ok=True)
+    _commit(tmp_path, "x", init=True)
+    said = []
+    cmds = R.queue(["acgan", "cgan"], ["train.iterations=4"], repo=tmp_path, say=said.append)
+    assert [c[5] for c in cmds] == ["paper-acgan", "paper-cgan"]
+    runs = R.collect(tmp_path)
+    assert runs["acgan"].state == runs["cgan"].state == "queued"
+    assert runs["acgan"].params["model"]["variant"] == "acgan"
+    assert runs["cgan"].params["train"]["iterations"] == 4
+    assert runs["fbank"].state == "missing"
+    # queued ones are not queued twice
+    assert R.queue(["acgan"], repo=tmp_path, say=said.append) == []
+    assert "paper-acgan is queued already; skipped" in said
