@@ -81,12 +81,15 @@ class Judges:
     def __init__(self, cfg: EvalConfig, ecfg: EmotionConfig, train, padding: float, n_emotions: int, device):
         self.cfg, self.padding, self.device = cfg, padding, device
         faces = train.faces.numpy()
-        self.identity = IdentityEvaluator(cfg.seed).fit(self.descriptors(faces), train.face_id.numpy())
+        self.identity = IdentityEvaluator(cfg.seed).fit(self.descriptors(faces, real=True), train.face_id.numpy())
         self.emotion = train_emotion(ecfg, faces, train.face_emo.numpy(), n_emotions)
         self.inception = fid_inception(cfg.inception_weights, cache_dir=cfg.cache_dir, device=device,
                                        dims=cfg.fid_dims)
 
-    def descriptors(self, faces: np.ndarray) -> np.ndarray:
+    def descriptors(self, faces: np.ndarray, real: bool = False) -> np.ndarray:
+        """dlib face descriptors; real faces' are cached (they do not change with the GAN)."""
+        if not real:
+            return descriptors(faces, self.padding)
         return cached(self.cfg.cache_dir, "descriptors", key(faces, self.padding),
                       lambda: descriptors(faces, self.padding))
 
@@ -100,9 +103,9 @@ class Judges:
     def logits(self, feats: np.ndarray) -> np.ndarray | None:
         return inception_logits(self.inception.head, feats) if self.inception.has_logits else None
 
-    def accuracy(self, faces: np.ndarray, id_true: np.ndarray, emo_true: np.ndarray):
+    def accuracy(self, faces: np.ndarray, id_true: np.ndarray, emo_true: np.ndarray, real: bool = False):
         """Identity and emotion accuracy of a set, and the predictions."""
-        id_pred = self.identity.predict(self.descriptors(faces))
+        id_pred = self.identity.predict(self.descriptors(faces, real))
         emo_pred = predict_emotion(self.emotion, faces)
         return ({"id_acc": float((id_pred == id_true).mean()), "emo_acc": float((emo_pred == emo_true).mean())},
                 id_pred, emo_pred)
@@ -157,7 +160,7 @@ def stage(params: dict) -> str:
 
     # real faces: the judges' ceilings, and the test set is the reference of FID/KID
     real_feats = judges.features(test.faces.numpy(), real=True)
-    real = {s: judges.accuracy(d.faces.numpy(), d.face_id.numpy(), d.face_emo.numpy())[0]
+    real = {s: judges.accuracy(d.faces.numpy(), d.face_id.numpy(), d.face_emo.numpy(), real=True)[0]
             for s, d in (("test", test), ("train", train))}
 
     fake_test = generate(g, test.voice_ev, n, cfg.seed, device, cfg.batch_size)
