@@ -227,3 +227,12 @@ def test_short_fegan_run_learns_emotion(trained):
 
     m = json.loads((trained[0] / "metrics/train.json").read_text())
     assert m["c2_acc_test_real"] >= 0.6, m
+
+
+def test_checkpoints_are_byte_identical_for_the_same_weights(tmp_path):
+    # DVC hashes outputs: the same training must give the same md5 wherever it is saved
+    payload = dict(step=3, model=GNet(image_size=32, width=0.125).state_dict())
+    checkpoint.save(tmp_path / "a.pt", **payload)
+    checkpoint.save(tmp_path / "sub" / "b.pt", **payload)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "sub" / "b.pt").read_bytes()
+    assert checkpoint.load(tmp_path / "a.pt")["step"] == 3

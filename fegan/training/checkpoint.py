@@ -14,7 +14,10 @@ from ..io import atomic_path
 
 def save(path: str | Path, **payload) -> None:
     with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(payload, tmp)
+        # through a file object: given a path, torch.save names the zip's inner folder after
+        # the (random) temporary file, and the same weights would give other bytes (and md5s)
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
 
 
 def load(path: str | Path, map_location="cpu") -> dict:
