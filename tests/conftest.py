@@ -5,8 +5,6 @@ import os
 
 import pytest
 
-from fegan.synth.dataset import SynthConfig, synthesize
-
 # Small but learnable: 4 actors x 3 emotions x 2 statements x 2 repetitions = 48 clips.
 # Repetition 1 trains, repetition 2 is held out.
 TINY = dict(seed=0, actors=4, emotions=[3, 4, 5], intensities=[1], statements=[1, 2],
@@ -15,6 +13,10 @@ TINY = dict(seed=0, actors=4, emotions=[3, 4, 5], intensities=[1], statements=[1
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
+    # imported here, not at the top: the model tests must also run where PyAV and dlib are
+    # missing (the GPU machine they are checked on)
+    from fegan.synth.dataset import SynthConfig, synthesize
+
     root = tmp_path_factory.mktemp("synth")
     cfg = SynthConfig(out_dir=str(root / "raw"), truth=str(root / "truth.parquet"), **TINY)
     cfg.validate()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -16,6 +17,10 @@ from fegan.models.gnet import GNet
 from fegan.models.vnet import VNet
 from fegan.training import checkpoint
 from fegan.training.gan import GANData, GANTrainConfig, train_gan
+
+# cuBLAS is deterministic only with a fixed workspace, set before its first use
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+CUDA = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))
 
 
 @pytest.mark.parametrize("T", [19, 50, 625, 1001])
@@ -116,34 +121,46 @@ def _random_data(n=40, size=32, ids=4, emos=3, seed=0):
                    voice_emo=torch.randint(0, emos, (n,), generator=g))
 
 
-def test_kill_and_resume_equals_uninterrupted(tmp_path):
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+def test_kill_and_resume_equals_uninterrupted(tmp_path, device):
+    # on the GPU: bf16 autocast, dropout from the device's RNG, deterministic kernels
+    torch.use_deterministic_algorithms(True)
+    try:
+        _kill_and_resume(tmp_path, torch.device(device))
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+def _kill_and_resume(tmp_path, device):
     data = _random_data()
     mc = GANConfig(image_size=32, width=0.125, n_identities=4, n_emotions=3)
     tc = GANTrainConfig(iterations=6, batch_size=8, checkpoint_every=2, sample_every=0)
     a, b = [], []
-    whole = train_gan(mc, tc, 0.7, 0.3, data, torch.device("cpu"), tmp_path / "a.pt",
+    whole = train_gan(mc, tc, 0.7, 0.3, data, device, tmp_path / "a.pt",
                       log=lambda s, d: a.append((s, d["loss_G"], d["loss_DC"])))
-    train_gan(mc, tc, 0.7, 0.3, data, torch.device("cpu"), tmp_path / "b.pt",
+    train_gan(mc, tc, 0.7, 0.3, data, device, tmp_path / "b.pt",
               log=lambda s, d: b.append((s, d["loss_G"], d["loss_DC"])), stop_after=3)  # killed after step 3
     assert checkpoint.load(tmp_path / "b.pt")["step"] == 2   # the last checkpoint before the kill
     b = b[:2]
-    resumed = train_gan(mc, tc, 0.7, 0.3, data, torch.device("cpu"), tmp_path / "b.pt",
+    resumed = train_gan(mc, tc, 0.7, 0.3, data, device, tmp_path / "b.pt",
                         log=lambda s, d: b.append((s, d["loss_G"], d["loss_DC"])))
     assert [s for s, *_ in b] == list(range(6))
     assert a == b
+    assert str(next(whole.parameters()).device).startswith(device.type)
     for (k, x), y in zip(whole.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(x, y), k
     ck = checkpoint.load(tmp_path / "b.pt")
     assert ck["model_config"]["variant"] == "fegan" and ck["step"] == 6
+    assert ("cuda" in ck["rng"]) == (device.type == "cuda")    # dropout's stream on the GPU is saved too
     # a finished run is not resumed (rerun by DVC, it trains again, identically) ...
     again = []
-    rerun = train_gan(mc, tc, 0.7, 0.3, data, torch.device("cpu"), tmp_path / "b.pt",
+    rerun = train_gan(mc, tc, 0.7, 0.3, data, device, tmp_path / "b.pt",
                       log=lambda s, d: again.append((s, d["loss_G"], d["loss_DC"])))
     assert again == a and all(torch.equal(x, y) for x, y in zip(whole.state_dict().values(),
                                                                  rerun.state_dict().values()))
     # ... and another lambda is another run: its checkpoint is not resumed
     c = []
-    train_gan(mc, tc, 0.5, 0.3, data, torch.device("cpu"), tmp_path / "b.pt",
+    train_gan(mc, tc, 0.5, 0.3, data, device, tmp_path / "b.pt",
               log=lambda s, d: c.append(s))
     assert c == list(range(6))
 

@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..errors import FeganError
 from ..models.fegan import FEGAN
+from . import checkpoint
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def rank_seed(seed: int, rank: int, step: int = 0) -> int:
     return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0] >> 1)
 
 
-def own_rng(seed: int, step: int = 0, saved: list | None = None) -> None:
+def own_rng(seed: int, step: int = 0, saved: list | None = None, device: torch.device | str = "cpu") -> None:
     """Give each rank > 0 a global torch RNG stream of its own, so dropout masks differ
     across ranks: the saved state when resuming a run of as many processes, else one from
     (seed, rank, step). Rank 0 keeps the stream a single process would have."""
@@ -216,19 +217,19 @@ def own_rng(seed: int, step: int = 0, saved: list | None = None) -> None:
     if not ctx.enabled:
         return
     if saved is not None and len(saved) == ctx.world_size:
-        torch.set_rng_state(saved[ctx.rank])
+        checkpoint.set_global_rng_state(saved[ctx.rank], device)
     elif ctx.rank:
-        torch.manual_seed(rank_seed(seed, ctx.rank, step))
+        torch.manual_seed(rank_seed(seed, ctx.rank, step))    # seeds the CPU and every GPU
 
 
-def rng_states() -> dict:
-    """For a checkpoint: every rank's global torch RNG state (a collective: all ranks call
+def rng_states(device: torch.device | str = "cpu") -> dict:
+    """For a checkpoint: every rank's global torch RNG states (a collective: all ranks call
     it, rank 0 writes it). Nothing for one process, so its checkpoints stay as they were."""
     ctx = current()
     if not ctx.enabled:
         return {}
     states = [None] * ctx.world_size
-    tdist.all_gather_object(states, torch.get_rng_state())
+    tdist.all_gather_object(states, checkpoint.global_rng_state(device))
     return {"rng_ranks": states}
 
 

@@ -187,9 +187,9 @@ def _train(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lamb
         model.load_state_dict(ck["model"])
         opt_g.load_state_dict(ck["opt_g"])
         opt_d.load_state_dict(ck["opt_d"])
-        checkpoint.set_rng_state(ck["rng"], gen)
+        checkpoint.set_rng_state(ck["rng"], gen, device)
         start = int(ck["step"])
-        distributed.own_rng(train_cfg.seed, start, ck.get("rng_ranks"))
+        distributed.own_rng(train_cfg.seed, start, ck.get("rng_ranks"), device)
     ddp = distributed.wrap(model, ctx, device)     # None for one process
     model.train()
     for step in range(start, train_cfg.iterations):
@@ -204,11 +204,11 @@ def _train(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lamb
                                                                or done == train_cfg.iterations):
             sample(done, model)
         if done % train_cfg.checkpoint_every == 0 or done == train_cfg.iterations:
-            ranks = distributed.rng_states()    # a collective: every rank takes part, rank 0 writes
+            ranks = distributed.rng_states(device)    # a collective: every rank takes part, rank 0 writes
             if ctx.is_main:
                 checkpoint.save(ckpt_path, step=done, fingerprint=fp, model_config=model_cfg.to_dict(),
                                 model=model.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
-                                rng=checkpoint.rng_state(gen), **ranks)
+                                rng=checkpoint.rng_state(gen, device), **ranks)
             distributed.barrier()    # the file is whole before any rank goes on (and may read it)
     distributed.sync_buffers(model)     # G's running statistics: rank 0's on every rank
     return model
