@@ -26,7 +26,7 @@ from .media import MediaError, read_audio
 from .models.gnet import GNet
 from .models.vnet import VNet
 from .params import build_config
-from .preprocess.demux import _resample
+from .preprocess.demux import resample
 from .preprocess.features import FeaturesConfig, compute
 from .preprocess.vad import VadConfig, speech_segments, voiced_audio
 from .training import checkpoint
@@ -47,7 +47,7 @@ def load_voice(path: str | Path, sample_rate: int) -> np.ndarray:
         wave, sr = read_audio(path)
     except MediaError as e:
         raise FeganError(f"{path}: cannot read audio ({e})") from None
-    return np.ascontiguousarray(_resample(wave, sr, sample_rate), dtype=np.float32)
+    return np.ascontiguousarray(resample(wave, sr, sample_rate), dtype=np.float32)
 
 
 def voiced(wave: np.ndarray, sample_rate: int, min_speech_s: float = MIN_SPEECH_S, name: str = "voice",

@@ -34,43 +34,53 @@ def _open(path: str | Path):
         raise MediaError(f"unreadable container: {type(e).__name__}") from None
 
 
-def probe(path: str | Path) -> Probe:
-    with _open(path) as c:
-        a = c.streams.audio[0] if c.streams.audio else None
-        v = c.streams.video[0] if c.streams.video else None
-        dur = float(c.duration / av.time_base) if c.duration else 0.0
-        return Probe(
-            has_audio=a is not None, has_video=v is not None, duration_s=dur,
-            sample_rate=a.codec_context.sample_rate if a else 0,
-            width=v.codec_context.width if v else 0, height=v.codec_context.height if v else 0,
-            fps=float(v.average_rate) if v is not None and v.average_rate else 0.0)
+def _probe(c) -> Probe:
+    a = c.streams.audio[0] if c.streams.audio else None
+    v = c.streams.video[0] if c.streams.video else None
+    dur = float(c.duration / av.time_base) if c.duration else 0.0
+    return Probe(
+        has_audio=a is not None, has_video=v is not None, duration_s=dur,
+        sample_rate=a.codec_context.sample_rate if a else 0,
+        width=v.codec_context.width if v else 0, height=v.codec_context.height if v else 0,
+        fps=float(v.average_rate) if v is not None and v.average_rate else 0.0)
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """The first audio track, averaged to mono float32, at its own sample rate."""
+    info, wave = read_audio_probed(path)
+    return wave, info.sample_rate
+
+
+def read_audio_probed(path: str | Path) -> tuple[Probe, np.ndarray]:
+    """The container's streams and its first audio track (mono float32), from one open.
+
+    Opening a container costs a few milliseconds (the demux stage's whole budget
+    per clip is ~20), so the stage probes and decodes in one go.
+    """
     with _open(path) as c:
-        if not c.streams.audio:
+        info = _probe(c)
+        if not info.has_audio:
             raise MediaError("no audio stream")
         stream = c.streams.audio[0]
-        sr = stream.codec_context.sample_rate
-        chunks = []
+        chunks, dtype = [], None
         try:
             for frame in c.decode(stream):
-                x = frame.to_ndarray().astype(np.float32)
-                if frame.format.is_planar:   # (channels, n)
-                    x = x.mean(axis=0)
-                else:                        # (1, n * channels) interleaved
-                    x = x.reshape(-1, len(frame.layout.channels)).mean(axis=1)
-                if np.issubdtype(frame.to_ndarray().dtype, np.integer):
-                    x /= float(np.iinfo(frame.to_ndarray().dtype).max)
+                x = frame.to_ndarray()
+                if not frame.format.is_planar:   # (1, n * channels) interleaved -> (channels, n)
+                    x = x.reshape(-1, len(frame.layout.channels)).T
                 chunks.append(x)
+                dtype = x.dtype
         except (av.error.InvalidDataError, av.error.FFmpegError) as e:
             if not chunks:
                 raise MediaError(f"audio does not decode: {type(e).__name__}") from None
             # a truncated file: keep what decoded, the caller sees the short duration
         if not chunks:
             raise MediaError("audio stream is empty")
-        return np.concatenate(chunks), sr
+        # one concatenate and one mean per clip, not per 1024-sample frame
+        wave = np.concatenate(chunks, axis=1).astype(np.float32).mean(axis=0)   # (n,)
+        if np.issubdtype(dtype, np.integer):
+            wave /= float(np.iinfo(dtype).max)
+        return info, wave
 
 
 def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -> list[tuple[float, np.ndarray]]:

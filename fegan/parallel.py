@@ -19,10 +19,11 @@ def resolve_workers(workers: int) -> int:
 
 
 def pmap(fn: Callable[[Any], Any], items: Sequence, workers: int = 0, desc: str = "",
-         progress: bool = True, initializer: Callable | None = None, initargs: Iterable = ()) -> list:
+         progress: bool = True, initializer: Callable | None = None, initargs: Iterable = (),
+         unit: str = "clip") -> list:
     """``[fn(x) for x in items]`` on a process pool; ``fn`` must be picklable."""
     n = min(resolve_workers(workers), max(len(items), 1))
-    bar = tqdm(total=len(items), desc=desc, unit="clip", disable=not progress)
+    bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress)
     out = []
     if n == 1:
         if initializer:
@@ -32,8 +33,9 @@ def pmap(fn: Callable[[Any], Any], items: Sequence, workers: int = 0, desc: str 
             bar.update()
     else:
         with ProcessPoolExecutor(n, initializer=initializer, initargs=tuple(initargs)) as pool:
-            # a few chunks per worker: fewer round trips for cheap items, still balanced
-            for r in pool.map(fn, items, chunksize=max(1, len(items) // (8 * n))):
+            # one clip per task: a clip costs milliseconds, a round trip microseconds,
+            # and larger chunks leave a worker idle at the end while another finishes its chunk
+            for r in pool.map(fn, items, chunksize=1):
                 out.append(r)
                 bar.update()
     bar.close()

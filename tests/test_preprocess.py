@@ -18,7 +18,7 @@ from fegan import paths
 from fegan.datasets.adapters import scan
 from fegan.errors import FeganError
 from fegan.preprocess.demux import DataConfig, demux
-from fegan.preprocess.faces import FacesConfig, frame_times, run_faces
+from fegan.preprocess.faces import FacesConfig, frame_times, run_faces, tracking_runs
 from fegan.preprocess.features import FeaturesConfig, compute, run_features, tile
 from fegan.preprocess.vad import VadConfig, run_vad, speech_segments, voiced_audio
 
@@ -206,6 +206,40 @@ def test_aligned_crops_contain_the_face(processed):
     # frames come from the voiced part
     m = ok.merge(vad, on="clip_id")
     assert all(s[0] - 0.04 <= t <= e[-1] + 0.04 for t, s, e in zip(m.time_s, m.seg_start, m.seg_end))
+
+
+def test_tracking_runs_are_cut_at_folders_and_at_their_length():
+    clips = ["A/1.mp4", "A/2.mp4", "A/3.mp4", "B/1.mp4", "A/4.mp4", "A/5.mp4", "A/x/6.mp4"]
+    assert tracking_runs(clips, 2) == [[0, 1], [2], [3], [4, 5], [6]]
+    assert tracking_runs(clips, 1) == [[k] for k in range(7)]
+    assert tracking_runs([], 4) == []
+
+
+def test_tracking_across_clips_finds_the_faces_a_whole_frame_search_finds(processed, tmp_path):
+    cfg, truth, out, (clips, vad, feats, tracked) = processed
+    assert FacesConfig().track_clips > 1     # the shared fixture ran the default: tracking
+    whole = run_faces(FacesConfig(track_clips=1, workers=2), clips, vad, cfg.out_dir, tmp_path / "f.safetensors",
+                      tmp_path / "f.parquet", progress=False)
+    a, b = tracked.set_index(["clip_id", "frame"]), whole.set_index(["clip_id", "frame"])
+    assert a.index.equals(b.index)
+    # every face the whole-frame search finds is found (the search near a known face may
+    # find one more: the region's HOG grid falls elsewhere), and counted alike
+    assert (a.status[b.status == "ok"] == "ok").all() and (a.status == "ok").sum() <= (b.status == "ok").sum() + 2
+    ok = (a.status == "ok") & (b.status == "ok")
+    assert (a.n_faces[ok] == b.n_faces[ok]).all()
+    ix0, iy0 = np.maximum(a.left, b.left)[ok], np.maximum(a.top, b.top)[ok]
+    ix1, iy1 = np.minimum(a.right, b.right)[ok], np.minimum(a.bottom, b.bottom)[ok]
+    inter = (ix1 - ix0).clip(0) * (iy1 - iy0).clip(0)
+    area = lambda t: ((t.right - t.left) * (t.bottom - t.top))[ok]  # noqa: E731
+    iou = inter / (area(a) + area(b) - inter)
+    # boxes differ by a pyramid level at most (HOG's scales are 6/5 apart) ...
+    assert iou.min() > 0.6 and iou.median() > 0.8, iou.describe()
+    # ... and the landmark-aligned crops are the same face: closer than two frames of one clip
+    crops_a = load_file(str(out / paths.FACES))["faces"][a.row[ok].to_numpy()].astype(float)
+    crops_b = load_file(str(tmp_path / "f.safetensors"))["faces"][b.row[ok].to_numpy()].astype(float)
+    mad = np.abs(crops_a - crops_b).mean(axis=(1, 2, 3))
+    between_frames = np.abs(crops_b[1:] - crops_b[:-1]).mean(axis=(1, 2, 3))
+    assert np.median(mad) < 0.5 * np.median(between_frames), (np.median(mad), np.median(between_frames))
 
 
 # ---------------------------------------------------------------- workers
