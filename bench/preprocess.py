@@ -75,9 +75,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", default="data/raw/synthetic", help="a RAVDESS-layout folder of 720p clips")
     ap.add_argument("--clips", type=int, default=96, help="how many of its clips to time")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="compared with 1 worker")
     ap.add_argument("--repeat", type=int, default=3, help="rounds; each figure is the median over them")
     args = ap.parse_args()
-    cores = os.cpu_count() or 1
+    cores = args.workers
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         src = Path(args.raw)
@@ -97,7 +98,7 @@ def main() -> None:
             # the floor goes before the chain in odd rounds and after it in even ones
             rounds.append({w: chain(raw, tmp / f"out{w}", w, floor_first=r % 2 == 1) for w in cases})
     median = statistics.median
-    print(f"{n} clips, 1280x720, {cores} cores; median of {len(rounds)} rounds\n")
+    print(f"{n} clips, 1280x720, {os.cpu_count()} cores; median of {len(rounds)} rounds\n")
     print(f"{'step':<14}" + "".join(f"{f'{w} worker(s)':>22}" for w in cases))
     for k in ("demux", "vad", "features", "faces", "chain", "decode floor"):
         print(f"{k:<14}" + "".join(f"{median(r[w][k] for r in rounds):>9.2f} s "
