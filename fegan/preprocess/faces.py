@@ -11,11 +11,12 @@ the largest is taken and the count recorded.
 The whole frame is searched only where nothing is known yet: a face found alone
 in a frame is looked for first near the same place in the next frame, also across
 the next clip of the same folder (a dataset films each speaker from a fixed camera),
-for runs of ``track_clips`` clips. A whole-frame search is ~20 ms, a search near
-the face ~4 ms: without this the detector, not decoding, would set the stage's
-speed. Runs are cut at fixed places, so the output does not depend on the worker
-count. A second person far from the speaker is counted on whole-frame searches
-only; ``track_clips: 1`` searches the first frame of every clip whole.
+for runs of ``track_clips`` clips. On a 720p frame a whole-frame search took ~40 ms
+here, a search near the face ~6 ms: without this the detector, not decoding,
+would set the stage's speed. Runs are cut at fixed places, so the output does not
+depend on the worker count. A second person far from the speaker is counted on
+whole-frame searches only; ``track_clips: 1`` searches the first frame of every
+clip whole.
 """
 from __future__ import annotations
 
