@@ -223,9 +223,12 @@ def test_short_fegan_run_learns_and_behaves_like_a_gan(trained):
     d_fake = pd.read_csv(curves / "d1_fake.tsv", sep="\t")["d1_fake"]
     lg = pd.read_csv(curves / "L_G.tsv", sep="\t")["L_G"]
     assert ld1.step.tolist() == list(range(200))
-    # at the start D cannot tell (L_D near 2 ln 2); then it separates real from fake and G's loss rises
+    # at the start D cannot tell (L_D near 2 ln 2); then it separates real from fake and G's loss rises.
+    # Over the second half, not the last few steps: G catches up in waves (one run here went from
+    # a 0.8 gap at steps 50-150 to 0.05 over the last 30)
     assert abs(ld1.L_D1[:5].mean() - 2 * math.log(2)) < 0.3
-    assert (d_real[-30:] - d_fake[-30:]).mean() > 0.05
+    assert abs((d_real[:5] - d_fake[:5]).mean()) < 0.05
+    assert (d_real[-100:] - d_fake[-100:]).mean() > 0.2
     assert lg[-30:].mean() > lg[:5].mean()
     for k in ("L_C1.tsv", "L_C2.tsv", "L_D2.tsv", "L_G_C1.tsv", "L_G_C2.tsv", "acc_c1_real.tsv", "acc_c2_fake.tsv"):
         assert (curves / k).is_file(), k
