@@ -87,11 +87,15 @@ def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -
     """RGB frames at (or just after) the given times in seconds.
 
     The decoder seeks to the keyframe before a requested time only when that time
-    is behind the decoder or more than ``seek_gap_s`` ahead of it; nearer times are
+    is more than ``seek_gap_s`` ahead of it; nearer times are
     reached by decoding forward (a seek would restart at the same keyframe: clips
-    often have one keyframe for several seconds). Only the returned frames are
-    converted to RGB. Returns ``(frame_time_s, (H, W, 3) uint8)`` pairs in time
-    order; a time past the end gives the last frame.
+    often have one keyframe for several seconds). On the way, packets shown before
+    the wanted time are decoded only if other frames refer to them: the decoder
+    skips non-reference frames (most B-frames of H.264, all of MPEG-4 part 2's),
+    which halved the decoding time of the synthetic 720p clips; the frames returned
+    are the same. Only the returned frames are converted to RGB. Returns
+    ``(frame_time_s, (H, W, 3) uint8)`` pairs in time order; a time past the end
+    gives the last frame.
     """
     out = []
     with _open(path) as c:
@@ -99,19 +103,41 @@ def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -
             raise MediaError("no video stream")
         v = c.streams.video[0]
         tb = float(v.time_base)
+        wanted = [0.0]          # the time being looked for; the packet loop reads it
+
+        def decode():
+            for packet in c.demux(v):
+                early = packet.pts is not None and packet.pts * tb < wanted[0] - 1e-6
+                v.codec_context.skip_frame = "NONREF" if early else "DEFAULT"
+                yield from packet.decode()
+
         frames, now, last = None, float("inf"), None
         try:
             for t in sorted(times):
-                if frames is None or t < now or t - now > seek_gap_s:
+                if out and t <= now + 1e-6:
+                    # times are sorted, so the frame found for the previous time
+                    # (the first at or after it) is also the first at or after this one
+                    out.append(out[-1])
+                    continue
+                if frames is None or t - now > seek_gap_s:
                     c.seek(max(0, int(t / tb)), stream=v, backward=True)
-                    frames = c.decode(v)
+                    frames = decode()
+                wanted[0] = t
                 for frame in frames:
                     last = frame
                     now = frame.pts * tb if frame.pts is not None else now
                     if now >= t - 1e-6:
                         break
-                if last is None:
-                    raise MediaError("video does not decode")
+                else:
+                    if last is None:
+                        raise MediaError("video does not decode")
+                    # past the end: the last frame may have been a skipped one, so the
+                    # tail is decoded again with nothing skipped
+                    wanted[0] = float("-inf")
+                    c.seek(max(0, int(now / tb)), stream=v, backward=True)
+                    for frame in decode():
+                        last = frame
+                    now = last.pts * tb if last.pts is not None else now
                 out.append((now, last.to_ndarray(format="rgb24")))
         except (av.error.InvalidDataError, av.error.FFmpegError) as e:
             raise MediaError(f"video does not decode: {type(e).__name__}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import av
 import dlib
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from torchaudio.compliance import kaldi
 from fegan import paths
 from fegan.datasets.adapters import scan
 from fegan.errors import FeganError
+from fegan.media import read_frames
 from fegan.preprocess.demux import DataConfig, demux
 from fegan.preprocess.faces import FacesConfig, frame_times, run_faces, tracking_runs
 from fegan.preprocess.features import FeaturesConfig, compute, run_features, tile
@@ -188,6 +190,43 @@ def test_vad_on_silence_and_on_speech_with_a_long_pause():
 def test_frame_times_spread_over_voiced_part():
     ts = frame_times([0.5, 2.0], [1.0, 3.0], 3)  # 0.5 s + 1 s voiced
     assert ts == pytest.approx([0.75, 2.25, 2.75])
+
+
+def _first_frames_at(path, times):
+    """The reference for ``read_frames``: decode every frame, pick the first at or after each time."""
+    with av.open(str(path)) as c:
+        frames = [(float(f.pts * f.time_base), f.to_ndarray(format="rgb24"), f.pict_type)
+                  for f in c.decode(video=0)]
+    return [next((f for f in frames if f[0] >= t - 1e-6), frames[-1]) for t in sorted(times)], frames
+
+
+def _mpeg4_avi_with_b_frames(path: Path) -> Path:
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("mpeg4", rate=25)
+        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
+        s.codec_context.max_b_frames, s.codec_context.gop_size = 2, 250
+        for i in range(100):
+            img = np.zeros((240, 320, 3), np.uint8)
+            img[..., 0], img[50:100, i:i + 60] = 2 * i, 255
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            out.mux(s.encode(frame))
+        out.mux(s.encode())
+    return path
+
+
+def test_read_frames_equals_decoding_every_frame(tiny_dataset, tmp_path):
+    """Skipping non-reference frames on the way to a time must not change the frame found."""
+    cfg, _ = tiny_dataset
+    clips = sorted(Path(cfg.out_dir).rglob("*.mp4"))[::12] + [_mpeg4_avi_with_b_frames(tmp_path / "b.avi")]
+    for path in clips:
+        for times in ([0.0, 1.0, 2.0], [3.5, 0.2, 0.2], [0.5, 0.52, 0.6, 1.9, 3.85], [9.0], [3.8, 10.0, 10.0]):
+            want, every = _first_frames_at(path, times)
+            # the skipping matters only where there are B-frames: both kinds of clip have many
+            assert sum(f[2] == av.video.frame.PictureType.B for f in every) > len(every) // 2, path.name
+            got = read_frames(path, times)
+            assert [t for t, _ in got] == pytest.approx([t for t, _, _ in want], abs=1e-9), (path.name, times)
+            assert all(np.array_equal(a, b) for (_, a), (_, b, _) in zip(got, want)), (path.name, times)
 
 
 def test_aligned_crops_contain_the_face(processed):
