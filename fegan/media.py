@@ -5,6 +5,7 @@ a clip table's ``reason`` column) instead of PyAV's own exceptions.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,19 +84,26 @@ def read_audio_probed(path: str | Path) -> tuple[Probe, np.ndarray]:
         return info, wave
 
 
+# A seek aims this far before the wanted time: a frame shown before its keyframe (a
+# B-frame of an open GOP) needs the GOP before it, and some containers' seeks land late.
+SEEK_BACK_S = 0.25
+
+
 def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -> list[tuple[float, np.ndarray]]:
     """RGB frames at (or just after) the given times in seconds.
 
-    The decoder seeks to the keyframe before a requested time only when that time
-    is more than ``seek_gap_s`` ahead of it; nearer times are
-    reached by decoding forward (a seek would restart at the same keyframe: clips
-    often have one keyframe for several seconds). On the way, packets shown before
-    the wanted time are decoded only if other frames refer to them: the decoder
-    skips non-reference frames (most B-frames of H.264, all of MPEG-4 part 2's),
-    which halved the decoding time of the synthetic 720p clips; the frames returned
-    are the same. Only the returned frames are converted to RGB. Returns
-    ``(frame_time_s, (H, W, 3) uint8)`` pairs in time order; a time past the end
-    gives the last frame.
+    The decoder seeks only when a keyframe lies between it and the next wanted
+    time (from the container's index; without one, when the time is more than
+    ``seek_gap_s`` ahead); other times are reached by decoding forward (a seek would
+    restart at the keyframe the decoder already passed: clips often have one
+    keyframe for several seconds). A seek that lands past the wanted time or off a
+    keyframe (an imprecise container such as MPEG-TS) starts over from the beginning. On the way,
+    packets shown before the wanted time are decoded only if other frames refer to
+    them: the decoder skips non-reference frames (most B-frames of H.264, all of
+    MPEG-4 part 2's), which halved the decoding time of the synthetic 720p clips;
+    the frames returned are the same. Only the returned frames are converted to
+    RGB. Returns ``(frame_time_s, (H, W, 3) uint8)`` pairs in time order; a time
+    past the end gives the last frame.
     """
     out = []
     with _open(path) as c:
@@ -103,6 +111,9 @@ def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -
             raise MediaError("no video stream")
         v = c.streams.video[0]
         tb = float(v.time_base)
+        index = v.index_entries
+        indexed_to = index[len(index) - 1].timestamp * tb if len(index) else float("-inf")
+        keys = [e.timestamp * tb for e in index if e.is_keyframe]
         wanted = [0.0]          # the time being looked for; the packet loop reads it
 
         def decode():
@@ -111,18 +122,35 @@ def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -
                 v.codec_context.skip_frame = "NONREF" if early else "DEFAULT"
                 yield from packet.decode()
 
-        frames, now, last = None, float("inf"), None
+        def frames_from(t: float):
+            """Decoded frames from a keyframe at or before ``t`` on."""
+            if t - SEEK_BACK_S <= 0:
+                c.seek(0)       # the container's start, whatever its first timestamp
+                return decode()
+            c.seek(int((t - SEEK_BACK_S) / tb), stream=v, backward=True)
+            frames = decode()
+            first = next(frames, None)
+            if first is None or not first.key_frame or first.pts is None or first.pts * tb > t + 1e-6:
+                c.seek(0)       # landed past t or between keyframes: start over
+                return decode()
+            return itertools.chain([first], frames)
+
+        def seek_ahead(t: float) -> bool:
+            if t <= indexed_to:
+                return any(now < k <= t - SEEK_BACK_S for k in keys)
+            return t - now > seek_gap_s
+
+        frames, now, last, at_end = None, float("-inf"), None, False
         try:
             for t in sorted(times):
-                if out and t <= now + 1e-6:
+                if out and (t <= now + 1e-6 or at_end):
                     # times are sorted, so the frame found for the previous time
-                    # (the first at or after it) is also the first at or after this one
+                    # (the first at or after it, or the last) is also the one for this time
                     out.append(out[-1])
                     continue
-                if frames is None or t - now > seek_gap_s:
-                    c.seek(max(0, int(t / tb)), stream=v, backward=True)
-                    frames = decode()
                 wanted[0] = t
+                if frames is None or seek_ahead(t):
+                    frames = frames_from(t)
                 for frame in frames:
                     last = frame
                     now = frame.pts * tb if frame.pts is not None else now
@@ -133,9 +161,8 @@ def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -
                         raise MediaError("video does not decode")
                     # past the end: the last frame may have been a skipped one, so the
                     # tail is decoded again with nothing skipped
-                    wanted[0] = float("-inf")
-                    c.seek(max(0, int(now / tb)), stream=v, backward=True)
-                    for frame in decode():
+                    wanted[0], at_end = float("-inf"), True
+                    for frame in frames_from(now):
                         last = frame
                     now = last.pts * tb if last.pts is not None else now
                 out.append((now, last.to_ndarray(format="rgb24")))
