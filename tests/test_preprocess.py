@@ -18,6 +18,7 @@ from torchaudio.compliance import kaldi
 from fegan import paths
 from fegan.datasets.adapters import scan
 from fegan.errors import FeganError
+from fegan.io import save_concatenated
 from fegan.media import read_frames
 from fegan.preprocess.demux import DataConfig, demux
 from fegan.preprocess.faces import FacesConfig, frame_times, run_faces, tracking_runs
@@ -113,6 +114,20 @@ def test_split_is_stratified_seeded_and_complete(processed, tmp_path):
 
 
 # ---------------------------------------------------------------- features
+
+def test_audio_file_is_what_safetensors_writes(tmp_path):
+    """demux writes its audio part by part; the bytes must be the library's own."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(0)
+    for parts in ([rng.standard_normal(n).astype(np.float32) for n in (5, 0, 1000, 3)], [np.zeros(7, np.float32)], []):
+        save_concatenated(tmp_path / "ours.safetensors", "audio", parts)
+        save_file({"audio": np.concatenate(parts) if parts else np.zeros(0, np.float32)},
+                  str(tmp_path / "theirs.safetensors"))
+        assert (tmp_path / "ours.safetensors").read_bytes() == (tmp_path / "theirs.safetensors").read_bytes()
+        back = load_file(str(tmp_path / "ours.safetensors"))["audio"]
+        assert back.dtype == np.float32 and len(back) == sum(len(p) for p in parts)
+
 
 def test_fbank_shape_and_values_match_torchaudio():
     rng = np.random.default_rng(0)

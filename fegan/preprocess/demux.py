@@ -19,7 +19,7 @@ import pandas as pd
 from .. import paths
 from ..datasets.adapters import FORMATS, scan
 from ..errors import FeganError
-from ..io import atomic_path
+from ..io import atomic_path, save_concatenated
 from ..media import MediaError, read_audio_probed
 from ..parallel import pmap
 from ..params import build_config
@@ -93,8 +93,6 @@ def _single_thread_torch():
 
 
 def demux(cfg: DataConfig, clips_out: str | Path, audio_out: str | Path, progress: bool = True) -> pd.DataFrame:
-    from safetensors.numpy import save_file
-
     table = scan(cfg.raw_dir, cfg.format)
     todo = table.index[table.status == "ok"]
     jobs = [(cfg.raw_dir, table.path[i], cfg.sample_rate, cfg.min_duration_s) for i in todo]
@@ -121,7 +119,7 @@ def demux(cfg: DataConfig, clips_out: str | Path, audio_out: str | Path, progres
                    "audio_len", "audio_rate", "status", "reason"]]
     require_clips(int((table.status == "ok").sum()), cfg.min_clips, "demux", table)
     with atomic_path(audio_out, suffix=".safetensors") as tmp:
-        save_file({"audio": np.concatenate(waves) if waves else np.zeros(0, np.float32)}, str(tmp))
+        save_concatenated(tmp, "audio", waves)
     with atomic_path(clips_out, suffix=".parquet") as tmp:
         table.to_parquet(tmp, index=False)
     return table
