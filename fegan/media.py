@@ -97,12 +97,12 @@ def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -
     ``seek_gap_s`` ahead); other times are reached by decoding forward (a seek would
     restart at the keyframe the decoder already passed: clips often have one
     keyframe for several seconds). A seek that lands past the wanted time or off a
-    keyframe (an imprecise container such as MPEG-TS) starts over from the beginning. On the way,
-    packets shown before the wanted time are decoded only if other frames refer to
-    them: the decoder skips non-reference frames (most B-frames of H.264, all of
-    MPEG-4 part 2's), which halved the decoding time of the synthetic 720p clips;
-    the frames returned are the same. Only the returned frames are converted to
-    RGB. Returns ``(frame_time_s, (H, W, 3) uint8)`` pairs in time order; a time
+    keyframe (an imprecise container such as MPEG-TS) starts over from the
+    beginning. On the way, packets shown before the wanted time are decoded only if
+    other frames refer to them: the decoder skips non-reference frames (most
+    B-frames of H.264, all of MPEG-4 part 2's), which halved the decoding time of
+    the synthetic 720p clips; the frames returned are the same (tested against
+    decoding every frame). Only the returned frames are converted to RGB. Returns ``(frame_time_s, (H, W, 3) uint8)`` pairs in time order; a time
     past the end gives the last frame.
     """
     out = []
