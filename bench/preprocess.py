@@ -7,6 +7,10 @@ container: the audio track and the frames the faces stage seeks to. The chain is
 the four stages end to end. Both are timed with 1 worker and with one per core.
 Targets (issue 3): chain <= 1.5x the floor, and >= 1.8x faster with 2 workers.
 
+It also prints the chain's CPU time with 1 and with N workers (what sharing caches
+and memory costs) and the parent's own CPU time with N workers (what does not
+split), the two reasons a chain falls short of N times faster.
+
 Shared and virtual machines drift: the same decode took 13 s and 18 s here a few
 minutes apart. So every figure is a ratio of runs made next to each other (a chain
 and the floor just before or after it; the 1-worker and N-worker chains of one
@@ -51,6 +55,7 @@ def chain(raw: Path, out: Path, workers: int, floor_first: bool) -> dict:
     t = {}
     if floor_first:    # the clip and VAD tables of an earlier round give the same frame times
         before = floor(raw, pd.read_parquet(out / "c.parquet"), pd.read_parquet(out / "v.parquet"), workers)
+    cpu = os.times()
     s = time.perf_counter()
     clips = demux(DataConfig(raw_dir=str(raw), min_clips=1, workers=workers), out / "c.parquet",
                   out / "a.safetensors", progress=False)
@@ -67,6 +72,10 @@ def chain(raw: Path, out: Path, workers: int, floor_first: bool) -> dict:
               progress=False)
     t["faces"] = time.perf_counter() - s
     t["chain"] = sum(t.values())
+    now = os.times()
+    # the parent's own CPU time, and its pool workers' (counted once each pool has exited)
+    t["parent cpu"] = now.user + now.system - cpu.user - cpu.system
+    t["workers cpu"] = now.children_user + now.children_system - cpu.children_user - cpu.children_system
     t["decode floor"] = before if floor_first else floor(raw, clips, vad, workers)
     return t
 
@@ -107,6 +116,14 @@ def main() -> None:
         ratios = [r[w]["chain"] / r[w]["decode floor"] for r in rounds]
         print(f"\nchain / decode floor with {w} worker(s): {median(ratios):.2f}x  (target <= 1.5x; "
               f"rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
+    one, many = (median(r[w]["parent cpu"] + r[w]["workers cpu"] for r in rounds) for w in cases)
+    serial, t1 = median(r[cores]["parent cpu"] for r in rounds), median(r[1]["chain"] for r in rounds)
+    print(f"\nCPU time of the chain: {one:.2f} s with 1 worker, {many:.2f} s with {cores} "
+          f"({100 * (many / one - 1):+.0f} %: the same work costs more where {cores} processes share caches "
+          f"and memory)")
+    print(f"the parent's own CPU time with {cores} workers: {serial:.2f} s (pools starting, results "
+          f"collected, tables and tensors written); were the rest to split with no such cost, the "
+          f"speed-up would be {t1 / (serial + (t1 - serial) / cores):.2f}x")
     for k, target in (("chain", "  (target >= 1.8x"), ("decode floor", "  (the ceiling for the chain on this machine")):
         ups = [r[1][k] / r[cores][k] for r in rounds]
         print(f"speed-up of the {k}, {cores} workers vs 1: {median(ups):.2f}x{target}; "

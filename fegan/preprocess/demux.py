@@ -95,7 +95,7 @@ def _single_thread_torch():
 def demux(cfg: DataConfig, clips_out: str | Path, audio_out: str | Path, progress: bool = True) -> pd.DataFrame:
     table = scan(cfg.raw_dir, cfg.format)
     todo = table.index[table.status == "ok"]
-    jobs = [(cfg.raw_dir, table.path[i], cfg.sample_rate, cfg.min_duration_s) for i in todo]
+    jobs = [(cfg.raw_dir, path, cfg.sample_rate, cfg.min_duration_s) for path in table.path.loc[todo]]
     results = pmap(_demux_one, jobs, cfg.workers, desc="demux", progress=progress,
                    initializer=_single_thread_torch)
     # whole columns at once: a .loc write per clip and field cost more than the decoding

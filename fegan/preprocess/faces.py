@@ -187,8 +187,8 @@ def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir:
     from safetensors.numpy import save_file
 
     todo = vad.index[vad.status == "ok"]
-    jobs = [(str(Path(raw_dir) / clips.path[i]), frame_times(vad.seg_start[i], vad.seg_end[i], cfg.frames_per_clip))
-            for i in todo]
+    jobs = [(str(Path(raw_dir) / path), frame_times(a, b, cfg.frames_per_clip))
+            for path, a, b in zip(clips.path.loc[todo], vad.seg_start.loc[todo], vad.seg_end.loc[todo])]
     kw = dict(detector=cfg.detector, downscale=cfg.downscale, upsample=cfg.upsample,
               image_size=cfg.image_size, padding=cfg.padding)
     _init_worker(kw)
@@ -197,11 +197,11 @@ def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir:
                 progress=progress, unit="run", initializer=_init_worker, initargs=(kw,))
     results = [clip for run in done for clip in run]     # runs are consecutive: this is `todo` order
     rows, images = [], []
-    for i, (frame_rows, crops) in zip(todo, results):
+    for clip_id, (frame_rows, crops) in zip(clips.clip_id.loc[todo], results):
         it = iter(range(len(images), len(images) + len(crops)))
         for r in frame_rows:
             r["row"] = next(it) if r["status"] == "ok" else -1
-            rows.append(dict(clip_id=clips.clip_id[i], **r))
+            rows.append(dict(clip_id=clip_id, **r))
         images += crops
     index = pd.DataFrame(rows, columns=["clip_id", "frame", "time_s", "n_faces", "left", "top", "right", "bottom",
                                         "score", "status", "reason", "row"])

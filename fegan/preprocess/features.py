@@ -127,8 +127,9 @@ def run_features(cfg: FeaturesConfig, clips: pd.DataFrame, vad: pd.DataFrame, au
     todo = vad.index[vad.status == "ok"]
     kw = dict(kind=cfg.kind, duration_s=cfg.duration_s, n_mels=cfg.n_mels, n_mfcc=cfg.n_mfcc,
               win_ms=cfg.win_ms, hop_ms=cfg.hop_ms, normalize=cfg.normalize)
-    jobs = [(str(audio_path), clips.audio_offset[i], clips.audio_len[i], int(clips.audio_rate[i]),
-             vad.seg_start[i], vad.seg_end[i], kw) for i in todo]
+    c, v = clips.loc[todo], vad.loc[todo]
+    jobs = [(str(audio_path), offset, length, int(rate), a, b, kw)
+            for offset, length, rate, a, b in zip(c.audio_offset, c.audio_len, c.audio_rate, v.seg_start, v.seg_end)]
     feats = pmap(_features_one, jobs, cfg.workers, desc=f"features ({cfg.kind})", progress=progress)
     index.loc[todo, "row"] = np.arange(len(todo))
     require_clips(len(feats), min_clips, "features", index)

@@ -85,14 +85,21 @@ def run_vad(cfg: VadConfig, clips: pd.DataFrame, audio_path: str | Path, out: st
     todo = clips.index[clips.status == "ok"]
     kw = dict(aggressiveness=cfg.aggressiveness, frame_ms=cfg.frame_ms, padding_ms=cfg.padding_ms,
               min_speech_ms=cfg.min_speech_ms)
-    jobs = [(str(audio_path), clips.audio_offset[i], clips.audio_len[i], int(clips.audio_rate[i]), kw) for i in todo]
-    for i, segs in zip(todo, pmap(_vad_one, jobs, cfg.workers, desc="vad", progress=progress)):
+    ok = clips.loc[todo]
+    jobs = [(str(audio_path), offset, length, int(rate), kw)
+            for offset, length, rate in zip(ok.audio_offset, ok.audio_len, ok.audio_rate)]
+    found = pmap(_vad_one, jobs, cfg.workers, desc="vad", progress=progress)
+    # whole columns at once: pandas' per-cell writes cost more than a clip's VAD
+    starts, ends, voiced, silent = list(table.seg_start), list(table.seg_end), table.voiced_s.to_numpy(copy=True), []
+    for k, segs in zip(table.index.get_indexer(todo), found):
         if not segs:
-            table.loc[i, ["status", "reason"]] = ["error", "no speech detected (silent or noise only)"]
+            silent.append(table.index[k])
             continue
-        table.at[i, "seg_start"] = [a for a, _ in segs]
-        table.at[i, "seg_end"] = [b for _, b in segs]
-        table.loc[i, "voiced_s"] = float(sum(b - a for a, b in segs))
+        starts[k], ends[k] = [a for a, _ in segs], [b for _, b in segs]
+        voiced[k] = float(sum(b - a for a, b in segs))
+    table["seg_start"], table["seg_end"], table["voiced_s"] = starts, ends, voiced
+    if silent:
+        table.loc[silent, ["status", "reason"]] = ["error", "no speech detected (silent or noise only)"]
     require_clips(int((table.status == "ok").sum()), min_clips, "vad", table)
     with atomic_path(out, suffix=".parquet") as tmp:
         table.to_parquet(tmp, index=False)
