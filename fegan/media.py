@@ -102,8 +102,9 @@ def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -
     other frames refer to them: the decoder skips non-reference frames (most
     B-frames of H.264, all of MPEG-4 part 2's), which halved the decoding time of
     the synthetic 720p clips; the frames returned are the same (tested against
-    decoding every frame). Only the returned frames are converted to RGB. Returns ``(frame_time_s, (H, W, 3) uint8)`` pairs in time order; a time
-    past the end gives the last frame.
+    decoding every frame). Only the returned frames are converted to RGB. Returns
+    ``(frame_time_s, (H, W, 3) uint8)`` pairs in time order; a time past the end
+    gives the last frame.
     """
     out = []
     with _open(path) as c:
