@@ -22,7 +22,7 @@ from fegan.io import save_concatenated
 from fegan.media import read_frames
 from fegan.preprocess.demux import DataConfig, demux
 from fegan.preprocess.faces import FacesConfig, frame_times, run_faces, tracking_runs
-from fegan.preprocess.features import FeaturesConfig, compute, run_features, tile
+from fegan.preprocess.features import FeaturesConfig, compute, fbank, run_features, tile
 from fegan.preprocess.vad import VadConfig, run_vad, speech_segments, voiced_audio
 
 
@@ -149,6 +149,24 @@ def test_fbank_shape_and_values_match_torchaudio():
     torch.testing.assert_close(u, (f - f.mean()) / (f.std() + 1e-5))
     assert tuple(compute(wave, 32000, kind="mfcc").shape) == (13, 625)
     assert tuple(compute(wave, 32000, kind="spectrogram").shape) == (1025, 625)
+
+
+def test_fbank_equals_kaldi_fbank_for_other_options():
+    """Our Fbank (one reused FFT buffer) against torchaudio's kaldi.fbank: windows longer,
+    equal to and shorter than the hop (Kaldi mirrors or trims the ends differently),
+    other rates and bin counts, a DC offset, and shapes changing from call to call."""
+    rng = np.random.default_rng(1)
+    for n, sr, win, hop, mels in [(320000, 32000, 33.0, 16.0, 64), (16000, 16000, 25.0, 10.0, 40),
+                                  (48000, 32000, 16.0, 16.0, 80), (48000, 32000, 10.0, 16.0, 64),
+                                  (8001, 8000, 33.0, 7.0, 23), (320000, 32000, 33.0, 16.0, 64)]:
+        wave = torch.from_numpy((rng.normal(size=n) * 3000 + 500).astype(np.float32))
+        ours = fbank(wave, sr, mels, win, hop)
+        theirs = kaldi.fbank(wave[None], num_mel_bins=mels, sample_frequency=float(sr), frame_length=win,
+                             frame_shift=hop, dither=0.0, snip_edges=False).T
+        assert ours.shape == theirs.shape == (mels, (n + int(sr * hop / 1000) // 2) // int(sr * hop / 1000))
+        torch.testing.assert_close(ours, theirs)
+    with pytest.raises(FeganError, match="need at least 1056 samples"):
+        fbank(torch.zeros(1000))
 
 
 def test_tile_repeats_then_cuts():
