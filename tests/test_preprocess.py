@@ -18,7 +18,7 @@ from torchaudio.compliance import kaldi
 from fegan import paths
 from fegan.datasets.adapters import scan
 from fegan.errors import FeganError
-from fegan.io import save_concatenated
+from fegan.io import save_concatenated, spool
 from fegan.media import read_frames
 from fegan.preprocess.demux import DataConfig, demux
 from fegan.preprocess.faces import FacesConfig, frame_times, run_faces, tracking_runs
@@ -115,18 +115,38 @@ def test_split_is_stratified_seeded_and_complete(processed, tmp_path):
 
 # ---------------------------------------------------------------- features
 
-def test_audio_file_is_what_safetensors_writes(tmp_path):
-    """demux writes its audio part by part; the bytes must be the library's own."""
+def test_concatenated_files_are_what_safetensors_writes(tmp_path):
+    """demux and features write their tensors part by part, from arrays or from the
+    workers' spool files; the bytes must be the library's own."""
+    from concurrent.futures import ProcessPoolExecutor
+
     from safetensors.numpy import save_file
 
     rng = np.random.default_rng(0)
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
     for parts in ([rng.standard_normal(n).astype(np.float32) for n in (5, 0, 1000, 3)], [np.zeros(7, np.float32)], []):
-        save_concatenated(tmp_path / "ours.safetensors", "audio", parts)
-        save_file({"audio": np.concatenate(parts) if parts else np.zeros(0, np.float32)},
-                  str(tmp_path / "theirs.safetensors"))
-        assert (tmp_path / "ours.safetensors").read_bytes() == (tmp_path / "theirs.safetensors").read_bytes()
-        back = load_file(str(tmp_path / "ours.safetensors"))["audio"]
-        assert back.dtype == np.float32 and len(back) == sum(len(p) for p in parts)
+        # a spooled copy of each part, from two processes (one spool file each) and this one
+        with ProcessPoolExecutor(2) as pool:
+            spooled = list(pool.map(spool, [spool_dir] * len(parts), parts))
+        spooled[1::2] = [spool(spool_dir, p) for p in parts[1::2]]
+        theirs = tmp_path / "theirs.safetensors"
+        save_file({"audio": np.concatenate(parts) if parts else np.zeros(0, np.float32)}, str(theirs))
+        for mine in (parts, spooled, [x for pair in zip(parts[::2], spooled[1::2]) for x in pair] + parts[len(parts) // 2 * 2:]):
+            save_concatenated(tmp_path / "ours.safetensors", "audio", mine)
+            assert (tmp_path / "ours.safetensors").read_bytes() == theirs.read_bytes()
+    # one file per process that spooled, each part appended once
+    assert sum(f.stat().st_size for f in spool_dir.iterdir()) == 4 * ((5 + 0 + 1000 + 3) + (0 + 3) + 7)
+    back = load_file(str(tmp_path / "ours.safetensors"))["audio"]
+    assert back.dtype == np.float32 and back.tolist() == []
+    # an (N, F, T) tensor with metadata, from (F, T) rows, some of them transposed views
+    rows = [rng.standard_normal((4, 6)).astype(np.float32), rng.standard_normal((6, 4)).astype(np.float32).T]
+    save_concatenated(tmp_path / "f.safetensors", "features", [spool(spool_dir, rows[0]), rows[1]], shape=(2, 4, 6),
+                      metadata={"kind": "fbank"})
+    save_file({"features": np.stack(rows)}, str(theirs), metadata={"kind": "fbank"})
+    assert (tmp_path / "f.safetensors").read_bytes() == theirs.read_bytes()
+    with pytest.raises(ValueError, match="do not fill the shape"):
+        save_concatenated(tmp_path / "f.safetensors", "features", rows, shape=(3, 4, 6))
 
 
 def test_fbank_shape_and_values_match_torchaudio():

@@ -10,6 +10,7 @@ stage seeks to exactly those.
 from __future__ import annotations
 
 import functools
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pandas as pd
 from .. import paths
 from ..datasets.adapters import FORMATS, scan
 from ..errors import FeganError
-from ..io import atomic_path, save_concatenated
+from ..io import Spooled, atomic_path, save_concatenated, spool
 from ..media import MediaError, read_audio_probed
 from ..parallel import pmap
 from ..params import build_config
@@ -68,8 +69,8 @@ def resample(x: np.ndarray, sr: int, target: int) -> np.ndarray:
 _PROBED = {"duration_s": 0.0, "sample_rate": 0, "width": 0, "height": 0, "fps": 0.0}
 
 
-def _demux_one(job) -> tuple[dict, np.ndarray | None]:
-    root, path, target_sr, min_dur = job
+def _demux_one(job) -> tuple[dict, Spooled | None]:
+    root, path, target_sr, min_dur, spool_dir = job
     try:
         info, audio = read_audio_probed(Path(root) / path)
         if not info.has_video:
@@ -84,7 +85,7 @@ def _demux_one(job) -> tuple[dict, np.ndarray | None]:
         return {"status": "error", "reason": str(e)}, None
     row = {"duration_s": dur, "sample_rate": sr, "width": info.width, "height": info.height,
            "fps": info.fps}
-    return row, resample(audio, sr, target_sr).astype(np.float32)
+    return row, spool(spool_dir, resample(audio, sr, target_sr))
 
 
 def _single_thread_torch():
@@ -95,9 +96,17 @@ def _single_thread_torch():
 def demux(cfg: DataConfig, clips_out: str | Path, audio_out: str | Path, progress: bool = True) -> pd.DataFrame:
     table = scan(cfg.raw_dir, cfg.format)
     todo = table.index[table.status == "ok"]
-    jobs = [(cfg.raw_dir, path, cfg.sample_rate, cfg.min_duration_s) for path in table.path.loc[todo]]
-    results = pmap(_demux_one, jobs, cfg.workers, desc="demux", progress=progress,
-                   initializer=_single_thread_torch)
+    Path(audio_out).parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".demux-spool-", dir=Path(audio_out).parent) as spool_dir:
+        jobs = [(cfg.raw_dir, path, cfg.sample_rate, cfg.min_duration_s, spool_dir) for path in table.path.loc[todo]]
+        results = pmap(_demux_one, jobs, cfg.workers, desc="demux", progress=progress,
+                       initializer=_single_thread_torch)
+        return _write(cfg, table, todo, results, clips_out, audio_out)
+
+
+def _write(cfg: DataConfig, table: pd.DataFrame, todo: pd.Index, results: list, clips_out: str | Path,
+           audio_out: str | Path) -> pd.DataFrame:
+    """The clip table and the audio file from the workers' rows and spooled waves."""
     # whole columns at once: a .loc write per clip and field cost more than the decoding
     # of a clip on two workers
     found = pd.DataFrame([row for row, _ in results], index=todo,
@@ -107,8 +116,8 @@ def demux(cfg: DataConfig, clips_out: str | Path, audio_out: str | Path, progres
         table.loc[todo, col] = found[col].fillna(default).astype(type(default)).to_numpy()
     failed = found.status.notna().to_numpy()
     table.loc[todo[failed], ["status", "reason"]] = found.loc[failed, ["status", "reason"]].to_numpy()
-    waves = [wave for _, wave in results if wave is not None]
-    lens = np.array([len(w) for w in waves], dtype=np.int64)
+    waves = [wave for _, wave in results if wave is not None]   # Spooled
+    lens = np.array([w.nbytes // 4 for w in waves], dtype=np.int64)
     table["audio_offset"], table["audio_len"] = -1, 0
     table.loc[todo[~failed], "audio_offset"] = np.cumsum(lens) - lens
     table.loc[todo[~failed], "audio_len"] = lens

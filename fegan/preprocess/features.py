@@ -13,6 +13,7 @@ for the paper's Table 2.
 from __future__ import annotations
 
 import functools
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from torchaudio.compliance import kaldi
 
 from .. import paths
 from ..errors import FeganError
-from ..io import atomic_path
+from ..io import Spooled, atomic_path, save_concatenated, spool
 from ..parallel import pmap
 from ..params import build_config
 from .common import clip_audio, require_clips
@@ -188,36 +189,34 @@ def compute(wave: np.ndarray, sample_rate: int, kind: str = "fbank", duration_s:
     return {"utterance": normalize_utterance, "cmvn": cmvn, "none": lambda x: x}[normalize](f)
 
 
-def _features_one(job):
-    audio_path, offset, length, sr, starts, ends, kw = job
+def _features_one(job) -> tuple[Spooled, tuple[int, ...]]:
+    audio_path, offset, length, sr, starts, ends, kw, spool_dir = job
     torch.set_num_threads(1)  # parallelism is across clips
-    wave = voiced_audio(clip_audio(audio_path, offset, length), sr, starts, ends)
-    return compute(wave, sr, **kw).contiguous().numpy()
+    f = compute(voiced_audio(clip_audio(audio_path, offset, length), sr, starts, ends), sr, **kw)
+    return spool(spool_dir, f.numpy()), tuple(f.shape)    # (F, T) in C order: spool copies it so
 
 
 def run_features(cfg: FeaturesConfig, clips: pd.DataFrame, vad: pd.DataFrame, audio_path: str | Path,
                  out_tensor: str | Path, out_index: str | Path, min_clips: int = 1,
                  progress: bool = True) -> pd.DataFrame:
-    from safetensors.numpy import save_file
-
     index = vad[["clip_id", "status", "reason"]].copy()
     index["row"] = -1
     todo = vad.index[vad.status == "ok"]
     kw = dict(kind=cfg.kind, duration_s=cfg.duration_s, n_mels=cfg.n_mels, n_mfcc=cfg.n_mfcc,
               win_ms=cfg.win_ms, hop_ms=cfg.hop_ms, normalize=cfg.normalize)
     c, v = clips.loc[todo], vad.loc[todo]
-    jobs = [(str(audio_path), offset, length, int(rate), a, b, kw)
-            for offset, length, rate, a, b in zip(c.audio_offset, c.audio_len, c.audio_rate, v.seg_start, v.seg_end)]
-    feats = pmap(_features_one, jobs, cfg.workers, desc=f"features ({cfg.kind})", progress=progress)
-    index.loc[todo, "row"] = np.arange(len(todo))
-    require_clips(len(feats), min_clips, "features", index)
-    with atomic_path(out_tensor, suffix=".safetensors") as tmp:
-        # C order explicitly: stacking (F, T) views of Kaldi's (T, F) output keeps their
-        # strides, and safetensors writes memory as it lies
-        save_file({"features": np.ascontiguousarray(np.stack(feats), dtype=np.float32)}, str(tmp),
-                  # one metadata key only: safetensors writes several in random order, and
-                  # the file must be byte-identical across runs for DVC
-                  metadata={"kind": cfg.kind})
+    Path(out_tensor).parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".features-spool-", dir=Path(out_tensor).parent) as spool_dir:
+        jobs = [(str(audio_path), offset, length, int(rate), a, b, kw, spool_dir)
+                for offset, length, rate, a, b in zip(c.audio_offset, c.audio_len, c.audio_rate, v.seg_start, v.seg_end)]
+        feats = pmap(_features_one, jobs, cfg.workers, desc=f"features ({cfg.kind})", progress=progress)
+        index.loc[todo, "row"] = np.arange(len(todo))
+        require_clips(len(feats), min_clips, "features", index)
+        shape = (len(feats), *feats[0][1]) if feats else (0,)   # (N, F, T): every clip is tiled to duration_s
+        with atomic_path(out_tensor, suffix=".safetensors") as tmp:
+            # one metadata key only: safetensors writes several in random order, and
+            # the file must be byte-identical across runs for DVC
+            save_concatenated(tmp, "features", [f for f, _ in feats], shape=shape, metadata={"kind": cfg.kind})
     with atomic_path(out_index, suffix=".parquet") as tmp:
         index.to_parquet(tmp, index=False)
     return index
