@@ -21,7 +21,8 @@ from fegan.errors import FeganError
 from fegan.io import save_concatenated, spool
 from fegan.media import read_frames
 from fegan.preprocess.demux import DataConfig, demux
-from fegan.preprocess.faces import FacesConfig, frame_times, run_faces, tracking_runs
+from fegan.preprocess.faces import (CLIP_MARGIN, FRAME_MARGIN, FaceCropper, FacesConfig, frame_times, run_faces,
+                                   tracking_runs)
 from fegan.preprocess.features import FeaturesConfig, compute, fbank, run_features, tile
 from fegan.preprocess.vad import VadConfig, run_vad, speech_segments, voiced_audio
 
@@ -341,6 +342,45 @@ def test_tracking_across_clips_finds_the_faces_a_whole_frame_search_finds(proces
 
 
 # ---------------------------------------------------------------- workers
+
+def _frame_with_a_face(processed):
+    """A sampled frame of the shared fixture and the face box the stage found in it."""
+    cfg, truth, out, (clips, vad, feats, faces) = processed
+    r = faces[(faces.status == "ok") & (faces.n_faces == 1)].iloc[0]
+    (_, rgb), = read_frames(Path(cfg.out_dir) / clips.set_index("clip_id").path[r.clip_id], [r.time_s])
+    return rgb, dlib.rectangle(int(r.left), int(r.top), int(r.right), int(r.bottom))
+
+
+def test_near_search_skips_the_pyramid_levels_below_the_face_exactly(processed):
+    rgb, box = _frame_with_a_face(processed)
+    # the face enlarged 2x, as in a close-up or a 1080p clip: its box lies ~6 levels up HOG's pyramid
+    w = box.width()
+    region = Image.fromarray(rgb[max(0, box.top() - w):box.bottom() + w, max(0, box.left() - w):box.right() + w])
+    big = np.asarray(region.resize((region.width * 2, region.height * 2), Image.BICUBIC))
+    cropper = FaceCropper()
+    (plain, score), = cropper._detect(big, 0, 0)
+    skip = cropper._levels_below(plain)
+    assert skip >= 3
+    (skipped, score_skipped), = cropper._detect(big, 0, 0, skip)
+    # the same pyramid images from level `skip` on: the same detection, the same score
+    assert abs(score - score_skipped) < 1e-9, (score, score_skipped)
+    assert max(abs(a - b) for a, b in zip((plain.left(), plain.top(), plain.right(), plain.bottom()),
+                                          (skipped.left(), skipped.top(), skipped.right(), skipped.bottom()))) <= 4
+    assert cropper._levels_below(dlib.rectangle(0, 0, 200, 200)) == 0    # a level-2 face: nothing to skip
+    assert FaceCropper(upsample=1)._levels_below(plain) == 0
+
+
+def test_a_face_cut_by_the_narrow_region_is_left_to_the_wide_one(processed):
+    rgb, box = _frame_with_a_face(processed)
+    cropper = FaceCropper()
+    w = box.width()
+    assert cropper.detect(rgb, box, (FRAME_MARGIN, CLIP_MARGIN))           # found where it was
+    moved = dlib.translate_rect(box, dlib.point(int(0.35 * w), 0))       # the face "moved" 0.35 w left
+    assert cropper._detect_near(rgb, moved, FRAME_MARGIN, whole_only=True) == []
+    (found, _), = cropper.detect(rgb, moved, (FRAME_MARGIN, CLIP_MARGIN))
+    (wide, _), = cropper.detect(rgb, moved, (CLIP_MARGIN,))
+    assert found == wide and found.intersect(box).area() > 0.6 * box.area()
+
 
 def test_same_outputs_with_one_and_two_workers(processed, tmp_path):
     cfg, truth, out, tables = processed
