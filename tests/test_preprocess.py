@@ -341,8 +341,6 @@ def test_tracking_across_clips_finds_the_faces_a_whole_frame_search_finds(proces
     assert np.median(mad) < 0.5 * np.median(between_frames), (np.median(mad), np.median(between_frames))
 
 
-# ---------------------------------------------------------------- workers
-
 def _frame_with_a_face(processed):
     """A sampled frame of the shared fixture and the face box the stage found in it."""
     cfg, truth, out, (clips, vad, feats, faces) = processed
@@ -381,6 +379,8 @@ def test_a_face_cut_by_the_narrow_region_is_left_to_the_wide_one(processed):
     (wide, _), = cropper.detect(rgb, moved, (CLIP_MARGIN,))
     assert found == wide and found.intersect(box).area() > 0.6 * box.area()
 
+
+# ---------------------------------------------------------------- workers
 
 def test_same_outputs_with_one_and_two_workers(processed, tmp_path):
     cfg, truth, out, tables = processed

@@ -122,11 +122,12 @@ class FaceCropper:
         found = self._detect(np.ascontiguousarray(rgb[y0:y1, x0:x1]), x0, y0, self._levels_below(near))
         if whole_only:
             # "touching": closer than a HOG cell (8 px of the downscaled image) to a side
-            # that the margin cut, not the frame's own edge
+            # that the margin cut; the frame's own edges do not count
             gap = 8 * self.downscale
-            inner = dlib.rectangle(x0 + gap if x0 else 0, y0 + gap if y0 else 0,
-                                   x1 - 1 - gap if x1 < rgb.shape[1] else x1, y1 - 1 - gap if y1 < rgb.shape[0] else y1)
-            found = [f for f in found if inner.contains(f[0].tl_corner()) and inner.contains(f[0].br_corner())]
+            h, w = rgb.shape[:2]
+            found = [(r, s) for r, s in found
+                     if (x0 == 0 or r.left() >= x0 + gap) and (y0 == 0 or r.top() >= y0 + gap)
+                     and (x1 == w or r.right() < x1 - gap) and (y1 == h or r.bottom() < y1 - gap)]
         return found
 
     def _levels_below(self, near: dlib.rectangle) -> int:
