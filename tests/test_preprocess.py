@@ -374,7 +374,7 @@ def test_a_face_cut_by_the_narrow_region_is_left_to_the_wide_one(processed):
     w = box.width()
     assert cropper.detect(rgb, box, (FRAME_MARGIN, CLIP_MARGIN))           # found where it was
     moved = dlib.translate_rect(box, dlib.point(int(0.35 * w), 0))       # the face "moved" 0.35 w left
-    assert cropper._detect_near(rgb, moved, FRAME_MARGIN, whole_only=True) == []
+    assert cropper._detect_near(rgb, moved, FRAME_MARGIN, inside_only=True) == []
     (found, _), = cropper.detect(rgb, moved, (FRAME_MARGIN, CLIP_MARGIN))
     (wide, _), = cropper.detect(rgb, moved, (CLIP_MARGIN,))
     assert found == wide and found.intersect(box).area() > 0.6 * box.area()

@@ -109,18 +109,18 @@ class FaceCropper:
         """
         if near is not None:
             for k, margin in enumerate(margins):
-                found = self._detect_near(rgb, near, margin, whole_only=k < len(margins) - 1)
+                found = self._detect_near(rgb, near, margin, inside_only=k < len(margins) - 1)
                 if found:
                     return found
         return self._detect(rgb, 0, 0)
 
     def _detect_near(self, rgb: np.ndarray, near: dlib.rectangle, margin: float,
-                     whole_only: bool) -> list[tuple[dlib.rectangle, float]]:
+                     inside_only: bool) -> list[tuple[dlib.rectangle, float]]:
         m = int(near.width() * margin)
         x0, y0 = max(0, near.left() - m), max(0, near.top() - m)
         x1, y1 = min(rgb.shape[1], near.right() + m), min(rgb.shape[0], near.bottom() + m)
         found = self._detect(np.ascontiguousarray(rgb[y0:y1, x0:x1]), x0, y0, self._levels_below(near))
-        if whole_only:
+        if inside_only:
             # "touching": closer than a HOG cell (8 px of the downscaled image) to a side
             # that the margin cut; the frame's own edges do not count
             gap = 8 * self.downscale
