@@ -61,7 +61,10 @@ def read_audio_probed(path: str | Path) -> tuple[Probe, np.ndarray]:
     with _open(path) as c:
         info = _probe(c)
         if not info.has_audio:
-            raise MediaError("no audio stream")
+            # a container FFmpeg opens with no stream at all (a metadata or subtitle file
+            # named .mp4) is not an audio problem: saying "no audio" would send one looking
+            # for a muted recording
+            raise MediaError("no audio stream" if info.has_video else "no audio or video stream")
         stream = c.streams.audio[0]
         chunks, dtype = [], None
         try:

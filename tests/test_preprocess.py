@@ -413,6 +413,8 @@ def bad_dataset(tiny_dataset, tmp_path_factory):
     (root / "01-01-03-01-01-02-21.mp4").write_bytes(b"this is not a video" * 100)   # garbage
     write_clip(root / "01-01-03-01-02-01-21.mp4", frames, None)                     # no audio stream
     write_clip(root / "01-01-03-01-02-02-21.mp4", None, audio)                      # no video stream
+    # FFmpeg opens an ffmetadata text file as a container with no stream at all
+    (root / "01-01-03-02-02-02-21.mp4").write_text(";FFMETADATA1\ntitle=no streams\n")  # neither stream
     write_clip(root / "01-01-04-01-01-01-21.mp4", frames,
                np.random.default_rng(0).normal(0, 1e-4, audio.size))                # silent
     blank = [np.full_like(f, 128) for f in frames]
@@ -436,11 +438,12 @@ def test_every_bad_input_is_recorded_not_fatal(bad_dataset, tmp_path):
     clips, vad, feats, faces = _pipeline(bad_dataset, tmp_path, workers=2)
     reason = dict(zip(clips.clip_id, clips.reason))
     status = dict(zip(clips.clip_id, clips.status))
-    assert len(clips) == 14
+    assert len(clips) == 15
     assert reason["01-01-03-01-01-01-21"].startswith("unreadable container")
     assert reason["01-01-03-01-01-02-21"].startswith("unreadable container")
     assert reason["01-01-03-01-02-01-21"] == "no audio stream"
     assert reason["01-01-03-01-02-02-21"] == "no video stream"
+    assert reason["01-01-03-02-02-02-21"] == "no audio or video stream"
     assert status["01-02-03-01-01-01-21"] == "filtered" and "song" in reason["01-02-03-01-01-01-21"]
     assert status["02-01-03-01-01-01-21"] == "filtered" and "video-only" in reason["02-01-03-01-01-01-21"]
     assert status["my clip"] == "error" and "not a RAVDESS name" in reason["my clip"]
