@@ -22,21 +22,43 @@ def pmap(fn: Callable[[Any], Any], items: Sequence, workers: int = 0, desc: str 
          progress: bool = True, initializer: Callable | None = None, initargs: Iterable = (),
          unit: str = "clip") -> list:
     """``[fn(x) for x in items]`` on a process pool; ``fn`` must be picklable."""
-    n = min(resolve_workers(workers), max(len(items), 1))
-    bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress)
-    out = []
-    if n == 1:
-        if initializer:
-            initializer(*initargs)
-        for x in items:
-            out.append(fn(x))
+    with WorkerPool(workers, len(items), initializer, initargs) as pool:
+        return pool.map(fn, items, desc, progress, unit)
+
+
+class WorkerPool:
+    """Processes kept for several ordered maps, e.g. a stage's two passes.
+
+    Starting a pool costs ~50 ms where the parent has torch loaded (each fork copies
+    its page tables), so a stage that maps twice starts one. ``most`` (the longest map
+    to come) caps the processes; one process means no pool: ``fn`` runs here, after
+    ``initializer``.
+    """
+
+    def __init__(self, workers: int, most: int, initializer: Callable | None = None, initargs: Iterable = ()):
+        self.n = min(resolve_workers(workers), max(most, 1))
+        self._init, self._initargs, self._pool = initializer, tuple(initargs), None
+
+    def __enter__(self) -> WorkerPool:
+        if self.n == 1:
+            if self._init:
+                self._init(*self._initargs)
+        else:
+            self._pool = ProcessPoolExecutor(self.n, initializer=self._init, initargs=self._initargs)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence, desc: str = "", progress: bool = True,
+            unit: str = "clip") -> list:
+        bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress)
+        out = []
+        # one item per task: an item costs milliseconds, a round trip microseconds, and
+        # larger chunks leave a worker idle at the end while another finishes its chunk
+        for r in (map(fn, items) if self._pool is None else self._pool.map(fn, items, chunksize=1)):
+            out.append(r)
             bar.update()
-    else:
-        with ProcessPoolExecutor(n, initializer=initializer, initargs=tuple(initargs)) as pool:
-            # one clip per task: a clip costs milliseconds, a round trip microseconds,
-            # and larger chunks leave a worker idle at the end while another finishes its chunk
-            for r in pool.map(fn, items, chunksize=1):
-                out.append(r)
-                bar.update()
-    bar.close()
-    return out
+        bar.close()
+        return out

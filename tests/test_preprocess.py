@@ -341,6 +341,33 @@ def test_tracking_across_clips_finds_the_faces_a_whole_frame_search_finds(proces
     assert np.median(mad) < 0.5 * np.median(between_frames), (np.median(mad), np.median(between_frames))
 
 
+def test_a_folder_is_searched_whole_once_and_its_runs_start_at_its_face(processed, tmp_path, monkeypatch):
+    cfg, truth, out, (clips, vad, feats, tracked) = processed
+    blind = []       # searches with no face known: the whole frame, by design
+    detect = FaceCropper.detect
+
+    def counted(self, rgb, near=None, *args):
+        blind.append(near is None)
+        return detect(self, rgb, near, *args)
+
+    monkeypatch.setattr(FaceCropper, "detect", counted)
+    faces = run_faces(FacesConfig(workers=1), clips, vad, cfg.out_dir, tmp_path / "f.safetensors",
+                      tmp_path / "f.parquet", progress=False)
+    ok = clips.path[vad.status == "ok"]
+    folders = ok.map(lambda p: str(Path(p).parent)).nunique()
+    runs = len(tracking_runs(list(ok), FacesConfig().track_clips))
+    assert runs >= 2 * folders
+    # one a folder (its reference), none at the start of its runs
+    assert sum(blind) == folders, (sum(blind), folders, runs)
+    # the same as the shared fixture's, made with two workers
+    pd.testing.assert_frame_equal(faces, tracked)
+    blind.clear()
+    run_faces(FacesConfig(workers=1, track_clips=1), clips, vad, cfg.out_dir, tmp_path / "g.safetensors",
+              tmp_path / "g.parquet", progress=False)
+    # every clip's first frame (and any frame after one with several faces)
+    assert sum(blind) >= len(ok) and sum(blind[::3]) == len(ok)
+
+
 def _frame_with_a_face(processed):
     """A sampled frame of the shared fixture and the face box the stage found in it."""
     cfg, truth, out, (clips, vad, feats, faces) = processed

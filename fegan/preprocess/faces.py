@@ -11,16 +11,19 @@ the largest is taken and the count recorded.
 The whole frame is searched only where nothing is known yet: a face found alone
 in a frame is looked for first near the same place in the next frame, also across
 the next clip of the same folder (a dataset films each speaker from a fixed camera),
-for runs of ``track_clips`` clips. Near a face seen in the same clip the region is
-the box grown by a fifth of its width (``FRAME_MARGIN``), then, if the face is not
-found whole inside it, by a third (``CLIP_MARGIN``, the first region for a face
-seen in the previous clip); and the pyramid levels that could only find a much
-smaller face are not scanned (``_levels_below``). On a 720p frame a whole-frame
-search took ~35 ms here, a search near the face ~4 ms: without this the detector,
-not decoding, would set the stage's speed. Runs are cut at fixed places, so the
-output does not depend on the worker count. A second person far from the speaker
-is counted on whole-frame searches only; ``track_clips: 1`` searches the first
-frame of every clip whole.
+for runs of ``track_clips`` clips; and a folder of several runs is searched whole
+once, on the first sampled frame of its first clip, whose face (if alone) is where
+each run starts looking (``_reference_face``; the runs then go in parallel). Near a
+face seen in the same clip the region is the box grown by a fifth of its width
+(``FRAME_MARGIN``), then, if the face is not found whole inside it, by a third
+(``CLIP_MARGIN``, the first region for a face seen in an earlier clip); and the
+pyramid levels that could only find a much smaller face are not scanned
+(``_levels_below``). On a 720p frame a whole-frame search took ~35 ms here, a search
+near the face ~4 ms: without this the detector, not decoding, would set the stage's
+speed. Runs are cut at fixed places and a folder's reference comes from its first
+clip, so the output does not depend on the worker count. A second person far from
+the speaker is counted on whole-frame searches only; ``track_clips: 1`` searches the
+first frame of every clip whole.
 """
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ from ..dlib_models import LANDMARKS_5, MMOD_DETECTOR, model_path
 from ..errors import FeganError
 from ..io import atomic_path
 from ..media import MediaError, read_frames
-from ..parallel import pmap
+from ..parallel import WorkerPool
 from ..params import build_config
 from .common import require_clips
 
@@ -214,13 +217,31 @@ def _faces_one(job, near: dlib.rectangle | None = None):
     return rows, crops, near
 
 
-def _faces_run(jobs: list) -> list:
-    """Consecutive clips of one folder, each starting its search where the last one saw the face."""
-    near, out = None, []
+def _faces_run(run: tuple[list, tuple[int, int, int, int] | None]) -> list:
+    """Consecutive clips of one folder, each starting its search where the last one saw
+    the face, the first where the folder's reference face is (a box, or None)."""
+    jobs, reference = run
+    near, out = (dlib.rectangle(*reference) if reference else None), []
     for job in jobs:
         rows, crops, near = _faces_one(job, near)
         out.append((rows, crops))
     return out
+
+
+def _reference_face(job) -> tuple[int, int, int, int] | None:
+    """The face alone in the first sampled frame of a folder's first clip, searched
+    whole: where every run of the folder starts looking. None if there are several
+    (so runs search whole and keep counting them), none, or the clip does not decode."""
+    path, times = job
+    try:
+        (_, rgb), = read_frames(path, times[:1])
+    except MediaError:
+        return None
+    faces = _CROPPER.detect(rgb)
+    if len(faces) != 1:
+        return None
+    r = faces[0][0]
+    return r.left(), r.top(), r.right(), r.bottom()
 
 
 def tracking_runs(paths: list[str], n: int) -> list[list[int]]:
@@ -246,8 +267,19 @@ def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir:
               image_size=cfg.image_size, padding=cfg.padding)
     _init_worker(kw)
     runs = tracking_runs([path for path, _ in jobs], cfg.track_clips)
-    done = pmap(_faces_run, [[jobs[k] for k in run] for run in runs], cfg.workers, desc="faces",
-                progress=progress, unit="run", initializer=_init_worker, initargs=(kw,))
+    # a folder cut into several runs is searched whole once, on its first clip (one
+    # folder, one run: that run's own first frame is the whole search)
+    folder = [Path(jobs[run[0]][0]).parent for run in runs]
+    starts: dict[Path, list[int]] = {}
+    for f, run in zip(folder, runs):
+        starts.setdefault(f, []).append(run[0])
+    several = [f for f, s in starts.items() if len(s) > 1] if cfg.track_clips > 1 else []
+    with WorkerPool(cfg.workers, len(runs), _init_worker, (kw,)) as pool:
+        found = pool.map(_reference_face, [jobs[starts[f][0]] for f in several], desc="faces (folders)",
+                         progress=progress and bool(several), unit="folder")
+        reference = dict(zip(several, found))
+        done = pool.map(_faces_run, [([jobs[k] for k in run], reference.get(f)) for f, run in zip(folder, runs)],
+                        desc="faces", progress=progress, unit="run")
     results = [clip for run in done for clip in run]     # runs are consecutive: this is `todo` order
     rows, images = [], []
     for clip_id, (frame_rows, crops) in zip(clips.clip_id.loc[todo], results):
