@@ -180,7 +180,7 @@ def generate(voice, out, n, seed, separate, vnet, generator, params_file, overri
                    "or with --queue the queue (dvc exp run --run-all); then print the tables")
 @click.option("--only", "only", multiple=True, metavar="NAME[,NAME]",
               help="these experiments only (repeatable): fbank, mfcc, spectrogram, no_c1, no_c2, no_d1, "
-                   "no_d2, acgan, cgan")
+                   "no_d2, acgan, cgan, cgan_proj")
 @click.option("-S", "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="an extra override for every experiment, e.g. -S train.iterations=2000 (repeatable)")
 @click.option("--force", is_flag=True, help="with --queue/--run: remove and rerun experiments already done")
@@ -189,12 +189,16 @@ def generate(voice, out, n, seed, separate, vnet, generator, params_file, overri
               help="read experiments of every commit (the newest of each name), not only HEAD's")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False), metavar="FILE",
               help="write the markdown here instead of stdout")
-def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out):
+@click.option("--seeds", metavar="N[,N]",
+              help="with --queue/--run: each experiment once per training seed (paper-NAME-sN, -S train.seed=N); "
+                   "the tables print mean ± standard deviation over the seeds that finished")
+def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out, seeds):
     """The paper's Tables 2-5 from DVC experiments `paper-*`, ours beside the paper's numbers.
 
     Without flags, reads the finished experiments of this commit (`dvc exp show`) and prints
-    the four tables as markdown. --queue / --run start the 9 experiments behind them
-    (features kinds, the C1/C2/D1/D2 ablations, AC-GAN and cGAN; Table 3 comes from every
+    the four tables as markdown. --queue / --run start the 10 experiments behind them
+    (features kinds, the C1/C2/D1/D2 ablations, AC-GAN, Wav2Pix's cGAN and a projection cGAN;
+    Table 3 comes from every
     run's evaluate stage). Experiments done already are skipped.
     """
     import shlex
@@ -203,14 +207,15 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
     from .paper import runs, tables
 
     names = runs.select(only)
-    if (force or dry_run) and not (queue_ or run_):
-        raise FeganError("--force and --dry-run go with --queue or --run")
+    if (force or dry_run or seeds) and not (queue_ or run_):
+        raise FeganError("--force, --dry-run and --seeds go with --queue or --run (the tables group the seeds they find)")
+    seed_list = runs.parse_seeds(seeds)
     if queue_ or run_:
         say = (lambda s: click.echo(s, err=True))
         if queue_:
-            cmds = runs.queue(names, overrides, run=run_, dry_run=dry_run, force=force, say=say)
+            cmds = runs.queue(names, overrides, run=run_, dry_run=dry_run, force=force, say=say, seeds=seed_list)
         else:
-            cmds = runs.run_in_workspace(names, overrides, dry_run=dry_run, force=force, say=say)
+            cmds = runs.run_in_workspace(names, overrides, dry_run=dry_run, force=force, say=say, seeds=seed_list)
         if dry_run:
             click.echo("\n".join(shlex.join(c) for c in cmds))
             return

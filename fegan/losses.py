@@ -46,3 +46,38 @@ def g_loss(fake: dict, voice_id, voice_emo) -> tuple[torch.Tensor, dict[str, tor
     if "c2" in fake:
         terms["L_G_C2"] = F.cross_entropy(fake["c2"].float(), voice_emo)
     return sum(terms.values()), terms
+
+
+# --- Wav2Pix's losses (the paper's cGAN baseline, variant ``cgan``) ---------------------------
+# As in the trainer of Duarte et al.'s Wav2Pix (scripts/trainer.py there): least-squares real/fake
+# terms, one-sided label smoothing (real target 0.9), a "wrong" pair (a real face of another
+# speaker with this voice's E_v) that D must call fake, and for G a feature-matching term on the
+# batch-mean 4x4 trunk map (x100) and an L1 term to the voice's own face (x50). Wav2Pix's third G
+# term, a speaker softmax on its jointly trained speech encoder, has no counterpart here: V-net
+# is pretrained and frozen for every variant.
+WAV2PIX_REAL_TARGET, WAV2PIX_FEATURE_MATCHING, WAV2PIX_L1 = 0.9, 100.0, 50.0
+
+
+def _mse(score: torch.Tensor, target: float) -> torch.Tensor:
+    return F.mse_loss(score.float(), torch.full_like(score.float(), target))
+
+
+def wav2pix_dc_loss(real: torch.Tensor, fake: torch.Tensor, wrong: torch.Tensor, wrong_ok: torch.Tensor
+                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """D's scores on (real face, its voice), (fake, voice), (another speaker's face, voice).
+
+    ``wrong_ok`` masks the wrong pairs whose face really is of another speaker.
+    """
+    w = wrong.float()
+    wrong_term = ((w ** 2) * wrong_ok).sum() / wrong_ok.sum().clamp(min=1)
+    terms = {"L_D1": _mse(real, WAV2PIX_REAL_TARGET) + _mse(fake, 0.0) + wrong_term}
+    return terms["L_D1"], terms
+
+
+def wav2pix_g_loss(fake_score: torch.Tensor, fake_map: torch.Tensor, real_map: torch.Tensor,
+                   fake_img: torch.Tensor, real_img: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """G's loss: fool D, match D's mean trunk features of real faces, stay near the voice's face."""
+    terms = {"L_G": _mse(fake_score, 1.0),
+             "L_G_FM": WAV2PIX_FEATURE_MATCHING * F.mse_loss(fake_map.float().mean(0), real_map.float().mean(0)),
+             "L_G_L1": WAV2PIX_L1 * F.l1_loss(fake_img.float(), real_img.float())}
+    return sum(terms.values()), terms

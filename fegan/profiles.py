@@ -15,9 +15,9 @@ Why these values (paper 4.1 and 3.2):
   on one recent GPU at width 1.0; checkpoints every 1000 resume a killed run);
 - ``vnet.epochs`` 300: the paper halves V-net's learning rate "every 100 epochs", so it trains
   for several hundred (the synthetic default stops at 150);
-- ``evaluate.emotion.steps`` 1500: the emotion judge is fitted by steps of 32 faces; 300 are
-  ~3 epochs of RAVDESS's faces, 1500 ~15 (its accuracy on real faces is the ceiling row, so an
-  underfitted judge shows);
+- ``evaluate.identity.steps`` and ``evaluate.emotion.steps`` 3000: the judges are fitted by
+  steps of 32 faces; 1000 are ~10 epochs of RAVDESS's ~3240 training faces, 3000 ~30 (their
+  accuracy on real faces is the ceiling row, so an underfitted judge shows);
 - eNTERFACE'05's 720x576 frames are detected at full size (``faces.downscale`` 1), RAVDESS's
   1280x720 at half, as on the synthetic set. The paper's detector is dlib's CNN (``mmod``);
   ``hog`` is kept (frontal studio faces; ``mmod`` takes ~2.7 s per frame on 2 CPU cores
@@ -56,16 +56,17 @@ _PAPER_SCALE = {
     "train.checkpoint_every": 1000,
     "train.sample_every": 1000,
     "vnet.epochs": 300,
-    "evaluate.emotion.steps": 1500,
+    "evaluate.identity.steps": 3000,
+    "evaluate.emotion.steps": 3000,
     "device": "auto",
 }
 
 PROFILES: dict[str, Profile] = {
     "synthetic": Profile(
         "the embedded synthetic dataset at CPU scale (params.yaml as shipped)",
-        {"data.format": "ravdess", RAW_DIR: "data/raw/synthetic", "faces.image_size": 64, "faces.downscale": 2,
-         "model.width": 0.25, "train.iterations": 300, "train.checkpoint_every": 100, "train.sample_every": 100,
-         "vnet.epochs": 150, "evaluate.emotion.steps": 300, "device": "auto"}),
+        {"data.format": "ravdess", RAW_DIR: "data/raw/synthetic", "faces.image_size": 32, "faces.downscale": 2,
+         "model.width": 0.25, "train.iterations": 10000, "train.checkpoint_every": 1000, "train.sample_every": 1000,
+         "vnet.epochs": 150, "evaluate.identity.steps": 300, "evaluate.emotion.steps": 1000, "device": "auto"}),
     "ravdess-paper": Profile(
         "RAVDESS (Video_Speech_Actor_XX folders) at the paper's scale: 128x128, full width, GPU",
         {"data.format": "ravdess", RAW_DIR: None, "faces.downscale": 2, **_PAPER_SCALE}, needs_raw_dir=True),

@@ -72,8 +72,10 @@ def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tmp_path):
     params["model"]["width"] = 0.125
     params["train"].update(iterations=4, batch_size=8, checkpoint_every=2, sample_every=2)
     # pytorch-fid's 64-d block: the 2048-d FID's sqrtm alone takes ~20 s per FID on 2 cores
-    params["evaluate"].update(fid_dims=64, snr_db=[1, 25], durations_s=[1])
+    params["evaluate"].update(fid_dims=64, snr_db=[1, 25], durations_s=[1], samples_per_voice=2,
+                              robust_samples_per_voice=1)
     params["evaluate"]["emotion"]["steps"] = 20
+    params["evaluate"]["identity"]["steps"] = 20
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (tmp_path / "dvc.lock").unlink(missing_ok=True)
     _commit(tmp_path, "x", init=True)
@@ -115,7 +117,8 @@ def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tmp_path):
     # the two runs side by side: FID, identity and emotion accuracy (generated and real ceiling)
     diff = json.loads(_run(["dvc", "metrics", "diff", "--all", "--json"], tmp_path).stdout)
     ev = diff["metrics/eval.json"]
-    for k in ("fid", "kid", "id_acc", "emo_acc", "id_acc_real", "emo_acc_real"):
+    for k in ("fid", "kid", "id_acc", "emo_acc", "id_acc_real", "emo_acc_real", "id_acc_descriptor",
+              "id_acc_swapped", "id_acc_swapped_own"):
         assert isinstance(ev[k]["old"], float) and isinstance(ev[k]["new"], float), (k, ev[k])
     assert ev["id_acc_real"]["new"] >= 0.75                                   # 2 actors: chance 0.5
     assert ev["fid"]["new"] > 0 and 0 <= ev["id_acc"]["new"] <= 1

@@ -127,14 +127,14 @@ def _worker(out: Path) -> None:
             res["error"] = str(e)
         # each rank names its own checkpoint path, to see which ranks write
         logs = []
-        whole = train_gan(MC, TC, 0.7, 0.3, data, cpu, out / f"whole_rank{ctx.rank}.pt",
+        whole, _ = train_gan(MC, TC, 0.7, 0.3, data, cpu, out / f"whole_rank{ctx.rank}.pt",
                           log=lambda s, d: logs.append((s, d["loss_G"], d["loss_DC"])))
         res.update(whole=whole.state_dict(), logs=logs, local=list(local))
         # killed after 3 steps (its last checkpoint at 2), then started again: one path for all ranks
         train_gan(MC, TC, 0.7, 0.3, data, cpu, out / "kill.pt", stop_after=3)
         assert checkpoint.load(out / "kill.pt")["step"] == 2
         resumed_logs = logs[:2]
-        resumed = train_gan(MC, TC, 0.7, 0.3, data, cpu, out / "kill.pt",
+        resumed, _ = train_gan(MC, TC, 0.7, 0.3, data, cpu, out / "kill.pt",
                             log=lambda s, d: resumed_logs.append((s, d["loss_G"], d["loss_DC"])))
         res.update(resumed=resumed.state_dict(), resumed_logs=resumed_logs if ctx.is_main else [])
         torch.save(res, out / f"rank{ctx.rank}.pt")

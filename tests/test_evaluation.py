@@ -9,8 +9,9 @@ from safetensors.numpy import load_file
 from fegan import paths
 from fegan.evaluation.babble import babble, mix_at_snr, pick_talkers, snr_db
 from fegan.evaluation.conditions import Condition, apply, conditions
-from fegan.evaluation.emotion import EmotionConfig, predict_emotion, train_emotion
-from fegan.evaluation.identity import IdentityEvaluator, descriptors, to_chip
+from fegan.evaluation.descriptor import DescriptorJudge, descriptors, to_chip
+from fegan.evaluation.judge import JudgeConfig, predict, train_judge
+from fegan.evaluation.stage import swap_speakers
 from fegan.preprocess.common import clip_audio
 from fegan.preprocess.features import compute
 from fegan.preprocess.vad import voiced_audio
@@ -78,20 +79,38 @@ def test_chip_keeps_the_face_centre():
     assert abs(len(white) - 24 * 1.8 / 1.5 * 150 / 64) < 4
 
 
-def test_identity_judge_separates_held_out_real_faces(real_faces):
+def test_descriptor_reading_separates_held_out_real_faces(real_faces):
     x, t = real_faces
     train = (t.split == "train").to_numpy()
     desc = descriptors(x, padding=0.4)
     assert desc.shape == (len(x), 128) and np.isfinite(desc).all()
-    judge = IdentityEvaluator().fit(desc[train], t.actor.to_numpy()[train])
+    judge = DescriptorJudge().fit(desc[train], t.actor.to_numpy()[train])
     acc = (judge.predict(desc[~train]) == t.actor.to_numpy()[~train]).mean()
     assert acc >= 0.9, acc                                           # chance 0.25
+
+
+def test_identity_judge_names_held_out_real_faces(real_faces):
+    x, t = real_faces
+    train = (t.split == "train").to_numpy()
+    y = pd.factorize(t.actor, sort=True)[0]
+    net = train_judge(JudgeConfig(steps=300), x[train], y[train], 4)
+    acc = (predict(net, x[~train]) == y[~train]).mean()
+    assert acc >= 0.95, acc                                          # chance 0.25
 
 
 def test_emotion_judge_reads_held_out_real_faces(real_faces):
     x, t = real_faces
     train = (t.split == "train").to_numpy()
     y = pd.factorize(t.emotion, sort=True)[0]
-    net = train_emotion(EmotionConfig(), x[train], y[train], 3)
-    acc = (predict_emotion(net, x[~train]) == y[~train]).mean()
+    net = train_judge(JudgeConfig(steps=300), x[train], y[train], 3)
+    acc = (predict(net, x[~train]) == y[~train]).mean()
     assert acc >= 0.8, acc                                           # chance 0.33
+
+
+def test_swapped_voices_come_from_the_next_speaker_with_the_same_emotion():
+    ids = np.array([0, 0, 1, 1, 2, 2, 2])
+    emo = np.array([0, 1, 0, 1, 0, 1, 1])
+    donor = swap_speakers(ids, emo)
+    assert (ids[donor] == (ids + 1) % 3).all()                       # every voice another speaker's
+    assert (emo[donor] == emo).all()                                 # with the same emotion
+    assert donor.tolist() == [2, 3, 4, 5, 0, 1, 1]

@@ -97,19 +97,56 @@ def test_variants_really_remove_parts():
         "no_c1": {"d1.c_head.weight"}, "no_c2": {"d2.c_head.weight"},
         "no_d1": {"d1.d_head.weight"}, "no_d2": {"d2.d_head.weight"},
         "acgan": {"d2.trunk.0.weight", "d2.d_head.weight", "d2.c_head.weight"},
-        "cgan": {"d1.c_head.weight", "d2.trunk.0.weight"},
+        "cgan": {"d1.c_head.weight", "d1.d_head.weight", "d2.trunk.0.weight"},
+        "cgan_proj": {"d1.c_head.weight", "d2.trunk.0.weight"},
     }
     for variant, gone in expect_missing.items():
         names, model = _param_names(variant)
         assert not (gone & names), variant
-        assert names < full or variant == "cgan", variant
+        assert names < full or variant.startswith("cgan"), variant
         out = model.judge(torch.randn(4, 3, 32, 32), torch.randn(4, 128))
         heads = {k for k, on in VARIANTS[variant].items() if on and k != "conditional"}
         assert set(out) == heads, variant
         _, terms = dc_loss(out, out, *(torch.zeros(4, dtype=torch.long),) * 4, 0.7, 0.3)
         assert set(terms) == {"L_" + h.upper() for h in heads}
-    names, _ = _param_names("cgan")
-    assert "d1.proj.weight" in names  # the conditional D sees E_v
+    names, _ = _param_names("cgan_proj")
+    assert "d1.proj.weight" in names  # the projection D sees E_v
+    names, model = _param_names("cgan")
+    assert "d1.score.weight" in names and "d1.proj.weight" not in names
+    # Wav2Pix's D: E_v replicated over the 4x4 map and concatenated before the k4 score conv
+    assert model.d1.score.in_channels == model.d1.trunk[-2].out_channels + 128
+    assert model.d1.score.kernel_size == (4, 4)
+
+
+def test_wav2pix_discriminator_reads_the_voice_at_every_position():
+    torch.manual_seed(0)
+    d = DTrunk(32, 0.125, cond_dim=128, cond="concat")
+    img = torch.randn(3, 3, 32, 32)
+    e = torch.randn(3, 128)
+    s1, _, fmap = d(img, e, features=True)
+    assert s1.shape == (3,) and fmap.shape == (3, 32, 4, 4)       # 256 channels at 32x32, times 0.125
+    # by hand: the score conv on concat(map, E_v tiled 4x4)
+    by_hand = F.conv2d(torch.cat([fmap, e[:, :, None, None].expand(3, 128, 4, 4)], 1), d.score.weight,
+                       d.score.bias).flatten()
+    assert torch.allclose(s1, by_hand, atol=1e-5)
+    s2, _ = d(img, torch.randn(3, 128))
+    assert not torch.allclose(s1, s2)             # another voice, another score for the same image
+
+
+def test_wav2pix_losses_equal_hand_computation():
+    from fegan.losses import wav2pix_dc_loss, wav2pix_g_loss
+    g = torch.Generator().manual_seed(3)
+    real, fake, wrong = (torch.randn(5, generator=g) for _ in range(3))
+    ok = torch.tensor([True, True, False, True, True])
+    total, t = wav2pix_dc_loss(real, fake, wrong, ok)
+    expect = ((real - 0.9) ** 2).mean() + (fake ** 2).mean() + (wrong[ok] ** 2).mean()
+    assert float(total) == pytest.approx(float(expect), rel=1e-6) and set(t) == {"L_D1"}
+    fm_f, fm_r = torch.randn(5, 8, 4, 4, generator=g), torch.randn(5, 8, 4, 4, generator=g)
+    xf, xr = torch.rand(5, 3, 8, 8, generator=g), torch.rand(5, 3, 8, 8, generator=g)
+    total, t = wav2pix_g_loss(fake, fm_f, fm_r, xf, xr)
+    expect = ((fake - 1) ** 2).mean() + 100 * ((fm_f.mean(0) - fm_r.mean(0)) ** 2).mean() + 50 * (xf - xr).abs().mean()
+    assert float(total) == pytest.approx(float(expect), rel=1e-5)
+    assert set(t) == {"L_G", "L_G_FM", "L_G_L1"}
 
 
 def _random_data(n=40, size=32, ids=4, emos=3, seed=0):
@@ -136,25 +173,29 @@ def _kill_and_resume(tmp_path, device):
     mc = GANConfig(image_size=32, width=0.125, n_identities=4, n_emotions=3)
     tc = GANTrainConfig(iterations=6, batch_size=8, checkpoint_every=2, sample_every=0)
     a, b = [], []
-    whole = train_gan(mc, tc, 0.7, 0.3, data, device, tmp_path / "a.pt",
+    whole, whole_g = train_gan(mc, tc, 0.7, 0.3, data, device, tmp_path / "a.pt",
                       log=lambda s, d: a.append((s, d["loss_G"], d["loss_DC"])))
     train_gan(mc, tc, 0.7, 0.3, data, device, tmp_path / "b.pt",
               log=lambda s, d: b.append((s, d["loss_G"], d["loss_DC"])), stop_after=3)  # killed after step 3
     assert checkpoint.load(tmp_path / "b.pt")["step"] == 2   # the last checkpoint before the kill
     b = b[:2]
-    resumed = train_gan(mc, tc, 0.7, 0.3, data, device, tmp_path / "b.pt",
-                        log=lambda s, d: b.append((s, d["loss_G"], d["loss_DC"])))
+    resumed, resumed_g = train_gan(mc, tc, 0.7, 0.3, data, device, tmp_path / "b.pt",
+                                   log=lambda s, d: b.append((s, d["loss_G"], d["loss_DC"])))
     assert [s for s, *_ in b] == list(range(6))
     assert a == b
     assert str(next(whole.parameters()).device).startswith(device.type)
     for (k, x), y in zip(whole.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(x, y), k
+    # the exported generator (G's weight average) resumes too: it is in the checkpoint
+    for (k, x), y in zip(whole_g.state_dict().items(), resumed_g.state_dict().values()):
+        assert torch.equal(x, y), k
+    assert not all(torch.equal(x, y) for x, y in zip(whole_g.parameters(), whole.g.parameters()))
     ck = checkpoint.load(tmp_path / "b.pt")
     assert ck["model_config"]["variant"] == "fegan" and ck["step"] == 6
     assert ("cuda" in ck["rng"]) == (device.type == "cuda")    # dropout's stream on the GPU is saved too
     # a finished run is not resumed (rerun by DVC, it trains again, identically) ...
     again = []
-    rerun = train_gan(mc, tc, 0.7, 0.3, data, device, tmp_path / "b.pt",
+    rerun, _ = train_gan(mc, tc, 0.7, 0.3, data, device, tmp_path / "b.pt",
                       log=lambda s, d: again.append((s, d["loss_G"], d["loss_DC"])))
     assert again == a and all(torch.equal(x, y) for x, y in zip(whole.state_dict().values(),
                                                                  rerun.state_dict().values()))
@@ -165,12 +206,16 @@ def _kill_and_resume(tmp_path, device):
     assert c == list(range(6))
 
 
+TINY_ITERATIONS = 600
+
+
 def _tiny_params(**train):
     return {"device": "cpu", "lambda1": 0.7, "lambda2": 0.3,
-            "features": {"hop_ms": 16.0, "kind": "fbank"}, "faces": {"image_size": 64},
+            "features": {"hop_ms": 16.0, "kind": "fbank"}, "faces": {"image_size": 32},
             "vnet": {"epochs": 60, "seed": 0},
             "model": {"variant": "fegan", "width": 0.125},
-            "train": {"iterations": 200, "batch_size": 32, "checkpoint_every": 100, "sample_every": 100, **train}}
+            "train": {"iterations": TINY_ITERATIONS, "batch_size": 32, "checkpoint_every": 300, "sample_every": 300,
+                      "ema_images": 2000, "augment_shift": 0.125, **train}}
 
 
 @pytest.fixture(scope="module")
@@ -181,9 +226,15 @@ def trained(tiny_processed, tmp_path_factory):
 
     from fegan.training.stages import gan_stage, vnet_stage
 
-    cfg, truth, out, _ = tiny_processed
+    from fegan import paths
+    from fegan.preprocess.faces import FacesConfig, run_faces
+
+    cfg, truth, out, (clips, vad, _, _) = tiny_processed
     root = tmp_path_factory.mktemp("trained")
     shutil.copytree(out / "data", root / "data")
+    # 32x32 crops, as the default run trains on (the shared tiny set has 64x64 ones)
+    run_faces(FacesConfig(image_size=32, workers=2), clips, vad, cfg.out_dir, root / paths.FACES,
+              root / paths.FACES_INDEX, 1, progress=False)
     cwd = os.getcwd()
     os.chdir(root)
     try:
@@ -222,31 +273,82 @@ def test_short_fegan_run_learns_and_behaves_like_a_gan(trained):
     d_real = pd.read_csv(curves / "d1_real.tsv", sep="\t")["d1_real"]
     d_fake = pd.read_csv(curves / "d1_fake.tsv", sep="\t")["d1_fake"]
     lg = pd.read_csv(curves / "L_G.tsv", sep="\t")["L_G"]
-    assert ld1.step.tolist() == list(range(200))
+    assert ld1.step.tolist() == list(range(9, TINY_ITERATIONS, 10))           # the mean of every 10 steps
     # at the start D cannot tell (L_D near 2 ln 2); then it separates real from fake and G's loss rises.
     # Over the second half, not the last few steps: G catches up in waves (one run here went from
     # a 0.8 gap at steps 50-150 to 0.05 over the last 30)
-    assert abs(ld1.L_D1[:5].mean() - 2 * math.log(2)) < 0.3
-    assert abs((d_real[:5] - d_fake[:5]).mean()) < 0.05
-    assert (d_real[-100:] - d_fake[-100:]).mean() > 0.2
-    assert lg[-30:].mean() > lg[:5].mean()
+    assert abs(ld1.L_D1[0] - 2 * math.log(2)) < 0.3
+    assert abs(d_real[0] - d_fake[0]) < 0.05
+    assert (d_real[-30:] - d_fake[-30:]).mean() > 0.2
+    assert lg[-10:].mean() > lg[:1].mean()
     for k in ("L_C1.tsv", "L_C2.tsv", "L_D2.tsv", "L_G_C1.tsv", "L_G_C2.tsv", "acc_c1_real.tsv", "acc_c2_fake.tsv"):
         assert (curves / k).is_file(), k
     assert sorted(p.name for p in (root / "dvclive/fegan/plots/images/samples").iterdir()) == \
-        ["step_000100.png", "step_000200.png"]
+        ["step_000300.png", "step_000600.png"]
     gen = checkpoint.load(root / "models/generator.pt")
     g = GNet(**{k: gen["model_config"][k] for k in ("embed_dim", "noise_dim", "image_size", "width", "dropout")})
     g.load_state_dict(gen["g"])
     assert gen["model_config"]["variant"] == "fegan" and gen["actors"] == [1, 2, 3, 4]
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (issue 4): in a 200-step run C2 stays near chance on held-out "
-                   "real faces; emotion is a few pixels of mouth and brow at 64x64")
 def test_short_fegan_run_learns_emotion(trained):
     import json
 
     m = json.loads((trained[0] / "metrics/train.json").read_text())
-    assert m["c2_acc_test_real"] >= 0.6, m
+    assert m["c2_acc_test_real"] >= 0.6, m                         # C2 on held-out real faces; chance 1/3
+
+
+@pytest.fixture(scope="module")
+def judged(trained):
+    """The tiny run's generator and the paper-style judges fitted on its real training faces."""
+    from fegan.evaluation.judge import JudgeConfig, predict, train_judge
+    from fegan.inference import load_generator
+    from fegan.training.data import Labels
+    from fegan.training.stages import gan_data
+
+    cwd = os.getcwd()
+    os.chdir(trained[0])
+    try:
+        gen = checkpoint.load("models/generator.pt")
+        labels = Labels(gen["actors"], gen["emotions"])
+        train, test = gan_data("train", labels), gan_data("test", labels)
+        g = load_generator("models/generator.pt")
+    finally:
+        os.chdir(cwd)
+    faces = train.faces.numpy()
+    ident = train_judge(JudgeConfig(), faces, train.face_id.numpy(), len(labels.actors))
+    emo = train_judge(JudgeConfig(steps=1000), faces, train.face_emo.numpy(), len(labels.emotions))
+    return test, g, lambda x: predict(ident, x), lambda x: predict(emo, x)
+
+
+def test_short_run_faces_are_named_as_their_voices_speaker_and_follow_swapped_voices(judged):
+    from fegan.evaluation.stage import generate, swap_speakers
+
+    test, g, name_id, name_emo = judged
+    ids, emos, n = test.voice_id.numpy(), test.voice_emo.numpy(), 8
+    assert (name_id(test.faces.numpy()) == test.face_id.numpy()).mean() >= 0.95   # the judge's ceiling
+    acc = (name_id(generate(g, test.voice_ev, n, 0, "cpu")) == ids.repeat(n)).mean()
+    assert acc >= 0.6, acc                                            # chance 0.25
+    # the control: other speakers' E_v with the same noise; the judge's answers move with the voices
+    donor = swap_speakers(ids, emos)
+    swap_pred = name_id(generate(g, test.voice_ev[torch.as_tensor(donor)], n, 0, "cpu"))
+    follows, stays = (swap_pred == ids[donor].repeat(n)).mean(), (swap_pred == ids.repeat(n)).mean()
+    assert follows >= 0.6 and stays <= 0.2, (follows, stays)
+
+
+def test_translation_moves_whole_images_and_passes_gradients():
+    from fegan.training.augment import translate
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8).requires_grad_(True)
+    y = translate(x, 0.25, torch.Generator().manual_seed(0))          # up to 2 pixels each way
+    assert y.shape == x.shape
+    for b in range(2):
+        # every image is its input moved by one (dy, dx) within +-2, the gap filled with zeros
+        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                   if torch.equal(y[b], torch.roll(F.pad(x[b], [2, 2, 2, 2]), (-dy, -dx), (1, 2))[:, 2:10, 2:10])]
+        assert len(matches) == 1, matches
+    y.sum().backward()                                                  # an indexing op: G gets gradients
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert translate(x, 0.0, torch.Generator()) is x
 
 
 def test_checkpoints_are_byte_identical_for_the_same_weights(tmp_path):

@@ -46,9 +46,12 @@ def test_experiments_are_valid_settings_and_cover_the_tables():
     assert R.experiment_overrides("mfcc", ["train.iterations=9"]) == [
         "features.kind=mfcc", "model.variant=fegan", "train.iterations=9"]
     # every paper row has an experiment, and every experiment a paper row
-    assert set(paper.TABLE2) | {"acgan", "cgan"} == set(EXPERIMENTS)
-    assert set(paper.TABLE4) - {"gt"} == set(paper.TABLE5) == {"fbank", "acgan", "cgan"}
-    assert {c for _, c, _ in CONDITIONS} == set(paper.TABLE3)
+    assert set(paper.TABLE2) | {"acgan", "cgan", "cgan_proj"} == set(EXPERIMENTS)
+    assert set(paper.TABLE4) - {"gt"} == set(paper.TABLE5) == {"fbank", "acgan", "cgan", "cgan_proj"}
+    assert {c for _, c, _, _ in CONDITIONS} == {p for _, _, _, p in CONDITIONS} == set(paper.TABLE3)
+    # the noise rows under the noise-level reading: our most noise (1 dB SNR) faces the paper's "25"
+    assert [(c, p) for _, c, _, p in CONDITIONS[:4]] == [("snr01db", "snr25db"), ("snr05db", "snr10db"),
+                                                         ("snr10db", "snr05db"), ("snr25db", "snr01db")]
 
 
 def test_selection_and_extra_overrides_are_checked():
@@ -96,7 +99,7 @@ def test_parse_real_dvc_exp_show_json():
     states = {n: r.state for n, r in runs.items()}
     assert states == {"fbank": "missing", "mfcc": "success", "spectrogram": "missing", "no_c1": "success",
                       "no_c2": "missing", "no_d1": "missing", "no_d2": "failed", "acgan": "success",
-                      "cgan": "queued"}
+                      "cgan": "queued", "cgan_proj": "missing"}
     for n in ("mfcc", "no_c1", "acgan"):                  # queued-and-run and run-in-the-workspace alike
         r = runs[n]
         assert r.done and isinstance(r.eval["fid"], float) and 0 <= r.eval["id_acc"] <= 1
@@ -143,7 +146,7 @@ def _run(name: str, i: int, with_is: bool = False, conds=None) -> Run:
           "train_id_acc_real": 0.99, "train_emo_acc_real": 0.97, "chance_identity": 0.125,
           "chance_emotion": 0.25, "n_test_voices": 56, "n_test_faces_real": 167}
     rob = {}
-    for c in conds or [c for _, c, _ in CONDITIONS]:
+    for c in conds or [c for _, c, _, _ in CONDITIONS]:
         rob.update({f"{c}_fid": 20.0 + i, f"{c}_kid": 0.03, f"{c}_id_acc": 0.4, f"{c}_emo_acc": 0.3})
         if c.startswith("dur"):
             rob[f"{c}_seconds"] = float(int(c[3:5]))
@@ -176,7 +179,7 @@ def test_render_four_tables_with_every_cell_and_the_is_footnote():
     text = render(runs)
     tables = _tables(text)
     assert list(tables) == ["Table 2", "Table 3", "Table 4", "Table 5"]
-    assert [len(rows) - 1 for rows in tables.values()] == [7, 9, 4, 4]       # rows as in the paper (+ours)
+    assert [len(rows) - 1 for rows in tables.values()] == [7, 9, 5, 5]       # rows as in the paper (+ours)
     for name, rows in tables.items():
         width = len(rows[0])
         for row in rows:
@@ -200,7 +203,10 @@ def test_render_four_tables_with_every_cell_and_the_is_footnote():
     ceiling = t5["Real faces (the judges' ceiling)"]
     assert [ceiling[i] for i in (1, 4, 7, 8)] == ["99.00", "100.00", "97.00", "90.00"]
     t3 = {(r[0], r[1]): r for r in tables["Table 3"]}
-    assert t3[("Audio duration time (s)", "1")][-1] == "1.00" and t3[("Noise intensity (dB)", "1")][-1] == "all"
+    assert t3[("Audio duration time (s)", "1")][-1] == "1.00" and t3[("Babble SNR (dB)", "1 (most noise)")][-1] == "all"
+    # our 1 dB SNR (the most noise) beside the paper's "25" (its FID 93.57), under the noise-level reading
+    assert t3[("Babble SNR (dB)", "1 (most noise)")][2:5] == ["25", "20.00", "93.57"]
+    assert "noise levels" in text
     assert "ours (synthetic)" in text and "Chance: identity 12.50 %, emotion 25.00 %" in text
 
 
@@ -219,11 +225,12 @@ def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
     runs["acgan"] = Run(name="acgan", state="queued")
     runs["cgan"] = Run(name="cgan", state="failed")
     text = render(runs)
-    assert "Not run yet: paper-mfcc, paper-spectrogram, paper-no_c1, paper-no_c2, paper-no_d1, paper-no_d2." in text
-    assert "--only mfcc,spectrogram,no_c1,no_c2,no_d1,no_d2" in text
+    assert ("Not run yet: paper-mfcc, paper-spectrogram, paper-no_c1, paper-no_c2, paper-no_d1, paper-no_d2, "
+            "paper-cgan_proj.") in text
+    assert "--only mfcc,spectrogram,no_c1,no_c2,no_d1,no_d2,cgan_proj" in text
     assert "Queued or running: paper-acgan" in text and "Failed: paper-cgan" in text
     t3 = {r[1]: r for r in _tables(text)["Table 3"][1:]}
-    assert t3["5"][2] == "not evaluated[^cond]" and t3["25"][2] == "20.00"
+    assert t3["5"][3] == "not evaluated[^cond]" and t3["25 (least noise)"][3] == "20.00"
     assert "evaluate.snr_db [1, 25]" in text and "evaluate.fid_dims 64" in text
     assert "64-d Inception features" in text
     # nothing at all finished: still the paper's numbers, no crash
@@ -256,9 +263,37 @@ def test_cli_renders_to_a_file_and_checks_its_flags(tmp_path, monkeypatch):
     assert res.output.strip() == ("dvc exp run --queue --name paper-cgan -S features.kind=fbank "
                                   "-S model.variant=cgan")
     res = runner.invoke(cli, ["paper-tables", "--dry-run"])
-    assert res.exit_code == 2 and "--force and --dry-run go with --queue or --run" in res.output
+    assert res.exit_code == 2 and "--force, --dry-run and --seeds go with --queue or --run" in res.output
+    res = runner.invoke(cli, ["paper-tables", "--run", "--dry-run", "--only", "acgan,fbank", "--seeds", "0,1"])
+    assert res.exit_code == 0, res.output
+    assert [line.split()[4] for line in res.output.strip().splitlines()] == [
+        "paper-acgan-s0", "paper-acgan-s1", "paper-fbank-s1", "paper-fbank-s0"]     # the workspace ends on s0
+    assert res.output.splitlines()[0].endswith("-S model.variant=acgan -S train.seed=0")
+    for bad in ("0,x", "1,1", "-1"):
+        res = runner.invoke(cli, ["paper-tables", "--run", "--dry-run", "--seeds", bad])
+        assert res.exit_code == 2 and "--seeds wants" in res.output, bad
+    res = runner.invoke(cli, ["paper-tables", "--run", "--dry-run", "--seeds", "0,1", "-S", "train.seed=3"])
+    assert res.exit_code == 2 and "use one" in res.output
     res = runner.invoke(cli, ["paper-tables", "--only", "bogus"])
     assert res.exit_code == 2 and "fegan: error: unknown paper experiment 'bogus'" in res.output
+
+
+def test_seeded_runs_are_grouped_and_rendered_as_mean_and_spread():
+    from fegan.paper.runs import exp_name, parse_exp_name
+    assert exp_name("acgan", 2) == "paper-acgan-s2" and parse_exp_name("paper-acgan-s2") == ("acgan", 2)
+    assert parse_exp_name("paper-cgan_proj") == ("cgan_proj", None) and parse_exp_name("paper-x-s1") is None
+    runs = {n: _run(n, i) for i, n in enumerate(EXPERIMENTS)}
+    seeds = [_run("acgan", k) for k in range(3)]            # FID 10.123, 11.123, 12.123; id 50, 51, 52 %
+    for k, r in enumerate(seeds):
+        r.seed = k
+    seeds[0].replicas = seeds[1:]
+    runs["acgan"] = seeds[0]
+    text = render(runs)
+    t4 = {r[0]: r for r in _tables(text)["Table 4"]}
+    assert t4["AC-GANs [14]"][1] == "11.12 ± 1.00"
+    t5 = {r[0]: r for r in _tables(text)["Table 5"]}
+    assert t5["AC-GANs [14]"][4] == "51.00 ± 1.00"
+    assert "mean ± standard deviation over the training seeds" in text
 
 
 @pytest.mark.slow

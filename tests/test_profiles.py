@@ -114,7 +114,7 @@ def test_cli_prints_changes_and_lists_profiles(params, tmp_path):
     runner = CliRunner()
     res = runner.invoke(cli, ["profile", "ravdess-paper", "--raw-dir", str(tmp_path), "--params", str(params)])
     assert res.exit_code == 0, res.output
-    assert "faces.image_size: 64 -> 128" in res.output and "model.width: 0.25 -> 1.0" in res.output
+    assert "faces.image_size: 32 -> 128" in res.output and "model.width: 0.25 -> 1.0" in res.output
     assert f"data.raw_dir: data/raw/synthetic -> {tmp_path}" in res.output
     res = runner.invoke(cli, ["profile", "ravdess-paper", "--raw-dir", str(tmp_path), "--params", str(params)])
     assert "already has profile ravdess-paper" in res.output

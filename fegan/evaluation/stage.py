@@ -4,9 +4,13 @@ Faces are generated from voices the GAN never trained on (the test split) and
 judged from outside the GAN:
 - FID and KID against the real test faces, through pytorch-fid's Inception
   (``fegan.metrics``); IS when the original Inception weights are present;
-- identity accuracy by ``identity.IdentityEvaluator`` and emotion accuracy by
-  ``emotion.EmotionNet``, both fitted on real training faces only; their
-  accuracy on real test faces is the ceiling reported beside;
+- identity and emotion accuracy by the paper-style judges (``judge.train_judge``: CNNs
+  trained on real training faces only, as the paper fine-tunes VGG-Face on the dataset);
+  their accuracy on real test faces is the ceiling reported beside. dlib's frozen face
+  descriptor gives a second identity reading, ``id_acc_descriptor``;
+- the voice-following control: the same noise with *other speakers'* test E_v (each voice
+  swapped for one of the next speaker, same emotion where there is one) must be named as
+  the donor speaker (``id_acc_swapped``), not as the original one;
 - the same on training voices (paper Table 5) and, for the robustness table,
   on test voices under babble noise and shorter inputs (``conditions``).
 The noise vectors are the same for every set, so sets differ only in the voice.
@@ -38,8 +42,8 @@ from ..training.vnet import embed_all
 from . import plots
 from .cache import cached, key
 from .conditions import apply, conditions
-from .emotion import EmotionConfig, predict_emotion, train_emotion
-from .identity import IdentityEvaluator, descriptors
+from .descriptor import DescriptorJudge, descriptors
+from .judge import JudgeConfig, predict, train_judge
 
 REPORTS = "reports"
 ROBUSTNESS_METRICS = "metrics/robustness.json"
@@ -49,7 +53,8 @@ EVAL_METRICS = "metrics/eval.json"
 @dataclass
 class EvalConfig:
     """The ``evaluate`` section of params.yaml."""
-    samples_per_voice: int = 1              # generated faces per voice (same noise in every set)
+    samples_per_voice: int = 10             # generated faces per test voice for FID/KID and accuracies
+    robust_samples_per_voice: int = 3       # the same for each robustness condition (9 of them)
     seed: int = 0
     talkers: int = 4                        # voices summed into the babble
     snr_db: list[float] = field(default_factory=lambda: [1, 5, 10, 25])
@@ -59,11 +64,13 @@ class EvalConfig:
     kid_subset_size: int = 1000
     cache_dir: str = "data/cache"
     batch_size: int = 64
-    emotion: dict = field(default_factory=dict)
+    identity: dict = field(default_factory=dict)     # the identity judge (JudgeConfig)
+    emotion: dict = field(default_factory=dict)      # the emotion judge (JudgeConfig)
 
     def validate(self) -> None:
-        if self.samples_per_voice < 1 or self.talkers < 1:
-            raise FeganError("evaluate.samples_per_voice and evaluate.talkers must be >= 1")
+        if self.samples_per_voice < 1 or self.robust_samples_per_voice < 1 or self.talkers < 1:
+            raise FeganError("evaluate.samples_per_voice, evaluate.robust_samples_per_voice and "
+                             "evaluate.talkers must be >= 1")
 
 
 @torch.no_grad()
@@ -75,14 +82,38 @@ def generate(g, e_v: torch.Tensor, n: int, seed: int, device, batch: int = 256) 
                            for i in range(0, len(ev), batch)])
 
 
-class Judges:
-    """Everything that scores a set of faces: identity, emotion, Inception."""
+def swap_speakers(voice_id: np.ndarray, voice_emo: np.ndarray) -> np.ndarray:
+    """For each voice, the index of a voice of the *next* speaker (same emotion where it has one).
 
-    def __init__(self, cfg: EvalConfig, ecfg: EmotionConfig, train, padding: float, n_emotions: int, device):
+    Speaker k's voices take speaker k+1's (cyclically), the j-th voice of an (actor, emotion)
+    the j-th of the donor's, so every voice is replaced by another speaker's and the swapped
+    set has the same emotions: a judge that follows the voice names the donor.
+    """
+    speakers = np.unique(voice_id)
+    nxt = {int(a): int(b) for a, b in zip(speakers, np.roll(speakers, -1))}
+    donor = np.empty(len(voice_id), dtype=np.int64)
+    seen: dict[tuple[int, int], int] = {}
+    for i, (s, e) in enumerate(zip(voice_id.tolist(), voice_emo.tolist())):
+        j = seen.get((s, e), 0)
+        seen[(s, e)] = j + 1
+        pool = np.flatnonzero((voice_id == nxt[s]) & (voice_emo == e))
+        if not len(pool):
+            pool = np.flatnonzero(voice_id == nxt[s])
+        donor[i] = pool[j % len(pool)]
+    return donor
+
+
+class Judges:
+    """Everything that scores a set of faces: the identity and emotion judges, the descriptor, Inception."""
+
+    def __init__(self, cfg: EvalConfig, train, padding: float, n_identities: int, n_emotions: int, device):
         self.cfg, self.padding, self.device = cfg, padding, device
         faces = train.faces.numpy()
-        self.identity = IdentityEvaluator(cfg.seed).fit(self.descriptors(faces, real=True), train.face_id.numpy())
-        self.emotion = train_emotion(ecfg, faces, train.face_emo.numpy(), n_emotions)
+        self.identity = train_judge(build_config(JudgeConfig, cfg.identity, "evaluate.identity"), faces,
+                                    train.face_id.numpy(), n_identities)
+        self.emotion = train_judge(build_config(JudgeConfig, cfg.emotion, "evaluate.emotion"), faces,
+                                   train.face_emo.numpy(), n_emotions)
+        self.descriptor = DescriptorJudge(cfg.seed).fit(self.descriptors(faces, real=True), train.face_id.numpy())
         self.inception = fid_inception(cfg.inception_weights, cache_dir=cfg.cache_dir, device=device,
                                        dims=cfg.fid_dims)
 
@@ -103,17 +134,20 @@ class Judges:
     def logits(self, feats: np.ndarray) -> np.ndarray | None:
         return inception_logits(self.inception.head, feats) if self.inception.has_logits else None
 
-    def accuracy(self, faces: np.ndarray, id_true: np.ndarray, emo_true: np.ndarray, real: bool = False):
-        """Identity and emotion accuracy of a set, and the predictions."""
-        id_pred = self.identity.predict(self.descriptors(faces, real))
-        emo_pred = predict_emotion(self.emotion, faces)
-        return ({"id_acc": float((id_pred == id_true).mean()), "emo_acc": float((emo_pred == emo_true).mean())},
-                id_pred, emo_pred)
+    def accuracy(self, faces: np.ndarray, id_true: np.ndarray, emo_true: np.ndarray, real: bool = False,
+                 descriptor: bool = True):
+        """Identity and emotion accuracy of a set (and the descriptor's identity reading), and the predictions."""
+        id_pred, emo_pred = predict(self.identity, faces), predict(self.emotion, faces)
+        acc = {"id_acc": float((id_pred == id_true).mean()), "emo_acc": float((emo_pred == emo_true).mean())}
+        if descriptor:
+            desc_pred = self.descriptor.predict(self.descriptors(faces, real))
+            acc["id_acc_descriptor"] = float((desc_pred == id_true).mean())
+        return acc, id_pred, emo_pred
 
-    def score(self, fake: np.ndarray, id_true: np.ndarray, emo_true: np.ndarray, real_feats: np.ndarray
-              ) -> tuple[dict[str, float], dict[str, str], np.ndarray, np.ndarray]:
+    def score(self, fake: np.ndarray, id_true: np.ndarray, emo_true: np.ndarray, real_feats: np.ndarray,
+              descriptor: bool = True) -> tuple[dict[str, float], dict[str, str], np.ndarray, np.ndarray]:
         """Accuracies, FID, KID (and IS when possible) of generated faces against real ones."""
-        acc, id_pred, emo_pred = self.accuracy(fake, id_true, emo_true)
+        acc, id_pred, emo_pred = self.accuracy(fake, id_true, emo_true, descriptor=descriptor)
         feats = self.features(fake)
         values, skipped = compute_metrics(MetricInputs(
             real=real_feats, fake=feats, real_logits=self.logits(real_feats), fake_logits=self.logits(feats),
@@ -142,7 +176,6 @@ def _test_waves() -> tuple[list[np.ndarray], int]:
 
 def stage(params: dict) -> str:
     cfg = build_config(EvalConfig, params.get("evaluate"), "evaluate")
-    ecfg = build_config(EmotionConfig, cfg.emotion, "evaluate.emotion")
     feat_kw = features_kwargs(params.get("features"))
     device = resolve_device(params.get("device", "auto"))
     g = load_generator(paths.GENERATOR).to(device)
@@ -153,10 +186,9 @@ def stage(params: dict) -> str:
     if len(test.faces) < 2 or len(test.voice_ev) < 2:
         raise FeganError(f"evaluate: {len(test.voice_ev)} test voices and {len(test.faces)} test faces; "
                          "need at least 2 of each")
-    judges = Judges(cfg, ecfg, train, params["faces"]["padding"], len(labels.emotions), device)
-    n = cfg.samples_per_voice
-    truth = {s: (d.voice_id.numpy().repeat(n), d.voice_emo.numpy().repeat(n)) for s, d in (("test", test),
-                                                                                            ("train", train))}
+    judges = Judges(cfg, train, params["faces"]["padding"], len(labels.actors), len(labels.emotions), device)
+    n, nr = cfg.samples_per_voice, cfg.robust_samples_per_voice
+    test_id, test_emo = test.voice_id.numpy(), test.voice_emo.numpy()
 
     # real faces: the judges' ceilings, and the test set is the reference of FID/KID
     real_feats = judges.features(test.faces.numpy(), real=True)
@@ -164,25 +196,35 @@ def stage(params: dict) -> str:
             for s, d in (("test", test), ("train", train))}
 
     fake_test = generate(g, test.voice_ev, n, cfg.seed, device, cfg.batch_size)
-    gen_test, skipped, id_pred, emo_pred = judges.score(fake_test, *truth["test"], real_feats)
+    gen_test, skipped, id_pred, emo_pred = judges.score(fake_test, test_id.repeat(n), test_emo.repeat(n),
+                                                        real_feats)
     # training voices: the accuracies of paper Table 5 (no FID: its sqrtm is the stage's costliest step)
     gen_train = judges.accuracy(generate(g, train.voice_ev, n, cfg.seed, device, cfg.batch_size),
-                                *truth["train"])[0]
-    metrics = {**gen_test, **{f"{k}_real": v for k, v in real["test"].items()},
+                                train.voice_id.numpy().repeat(n), train.voice_emo.numpy().repeat(n),
+                                descriptor=False)[0]
+    # the control: other speakers' voices, the same noise; the judge must follow the voice
+    donor = swap_speakers(test_id, test_emo)
+    swapped = generate(g, test.voice_ev[torch.as_tensor(donor)], n, cfg.seed, device, cfg.batch_size)
+    swap_pred = predict(judges.identity, swapped)
+    control = {"id_acc_swapped": float((swap_pred == test_id[donor].repeat(n)).mean()),
+               "id_acc_swapped_own": float((swap_pred == test_id.repeat(n)).mean()),
+               "emo_acc_swapped": float((predict(judges.emotion, swapped) == test_emo[donor].repeat(n)).mean())}
+    metrics = {**gen_test, **control, **{f"{k}_real": v for k, v in real["test"].items()},
                **{f"train_{k}": v for k, v in gen_train.items()},
                **{f"train_{k}_real": v for k, v in real["train"].items()},
                "chance_identity": 1 / len(labels.actors), "chance_emotion": 1 / len(labels.emotions),
-               "n_test_voices": len(test.voice_ev), "n_test_faces_real": len(test.faces)}
+               "n_test_voices": len(test.voice_ev), "n_test_faces_real": len(test.faces),
+               "n_generated": len(fake_test), "n_generated_robustness": len(test.voice_ev) * nr}
     is_note = skipped.get("is") or f"IS: {judges.inception.source}"
 
     # robustness: the same test voices (and noise vectors) under babble and shorter inputs
     waves, sr = _test_waves()
     robust, rows = {}, []
     for cond in conditions(cfg.snr_db, cfg.durations_s):
-        cw = apply(cond, waves, test.voice_id.numpy(), sr, cfg.talkers, cfg.seed)
+        cw = apply(cond, waves, test_id, sr, cfg.talkers, cfg.seed)
         e_v, _ = embed_all(vnet, torch.stack([compute(w, sr, **feat_kw) for w in cw]))
-        scores, _, _, _ = judges.score(generate(g, e_v, n, cfg.seed, device, cfg.batch_size), *truth["test"],
-                                       real_feats)
+        scores, _, _, _ = judges.score(generate(g, e_v, nr, cfg.seed, device, cfg.batch_size), test_id.repeat(nr),
+                                       test_emo.repeat(nr), real_feats, descriptor=False)
         scores = {k: v for k, v in scores.items() if not k.startswith("is_real") and not k.endswith("_std")}
         if cond.duration_s is not None:
             scores["seconds"] = float(np.mean([len(w) / sr for w in cw]))
@@ -192,9 +234,10 @@ def stage(params: dict) -> str:
     _write_reports(metrics, rows, test, fake_test, id_pred, emo_pred, labels, n, is_note)
     write_json(EVAL_METRICS, metrics)
     write_json(ROBUSTNESS_METRICS, robust)
-    return (f"evaluate: FID {metrics['fid']:.1f}, KID {metrics['kid']:.4f}, identity {metrics['id_acc']:.3f} "
-            f"(real {metrics['id_acc_real']:.3f}), emotion {metrics['emo_acc']:.3f} "
-            f"(real {metrics['emo_acc_real']:.3f}); {is_note}")
+    return (f"evaluate: FID {metrics['fid']:.1f}, KID {metrics['kid']:.4f} ({len(fake_test)} generated faces), "
+            f"identity {metrics['id_acc']:.3f} (real {metrics['id_acc_real']:.3f}; swapped voices named as the "
+            f"donor {metrics['id_acc_swapped']:.3f}), emotion {metrics['emo_acc']:.3f} "
+            f"(real {metrics['emo_acc_real']:.3f}), descriptor identity {metrics['id_acc_descriptor']:.3f}; {is_note}")
 
 
 def _write_reports(metrics, rows, test, fake_test, id_pred, emo_pred, labels, n, is_note) -> None:
@@ -224,11 +267,17 @@ def _write_reports(metrics, rows, test, fake_test, id_pred, emo_pred, labels, n,
     def row(name, prefix, suffix=""):
         get = lambda k: metrics.get(f"{prefix}{k}{suffix}")          # noqa: E731
         return {"set": name, "fid": get("fid"), "kid": get("kid"), "id_acc": get("id_acc"),
-                "emo_acc": get("emo_acc"), "is": get("is_fake") if not suffix else metrics.get("is_real")}
+                "emo_acc": get("emo_acc"), "id_acc_descriptor": get("id_acc_descriptor"),
+                "is": get("is_fake") if not suffix else metrics.get("is_real")}
     text = ("# Evaluation\n\n" + plots.markdown_table(
         [row("generated, test voices", ""), row("generated, training voices (no FID)", "train_"),
          row("real test faces (the judges' ceiling)", "", "_real")],
-        ["set", "fid", "kid", "is", "id_acc", "emo_acc"])
-        + f"\n{is_note}\n\n# Robustness (test voices)\n\n" + plots.markdown_table(rows, cols))
+        ["set", "fid", "kid", "is", "id_acc", "emo_acc", "id_acc_descriptor"])
+        + f"\n{is_note}\n\nFID/KID: {metrics['n_generated']} generated faces ({n} per test voice) against "
+        f"{metrics['n_test_faces_real']} real test faces; robustness rows {metrics['n_generated_robustness']}.\n\n"
+        "# Does the judge follow the voice? (test E_v swapped for the next speaker's)\n\n"
+        f"named as the donor speaker: {metrics['id_acc_swapped']:.3f}; as the original speaker: "
+        f"{metrics['id_acc_swapped_own']:.3f}; emotion of the donor voice: {metrics['emo_acc_swapped']:.3f}\n"
+        "\n# Robustness (test voices)\n\n" + plots.markdown_table(rows, cols))
     with atomic_path(f"{REPORTS}/eval.md", suffix=".md") as tmp:
         tmp.write_text(text)

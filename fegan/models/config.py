@@ -7,15 +7,18 @@ from ..errors import FeganError
 
 # The paper's model and the baselines/ablations of Tables 2, 4 and 5 as switches:
 # d1/c1 = real/fake head and identity classifier on trunk 1, d2/c2 = real/fake head
-# and emotion classifier on trunk 2, conditional = the real/fake head sees E_v.
-VARIANTS: dict[str, dict[str, bool]] = {
-    "fegan": dict(d1=True, c1=True, d2=True, c2=True, conditional=False),
-    "acgan": dict(d1=True, c1=True, d2=False, c2=False, conditional=False),   # Wen et al. 2019
-    "cgan": dict(d1=True, c1=False, d2=False, c2=False, conditional=True),    # Wav2Pix
-    "no_c1": dict(d1=True, c1=False, d2=True, c2=True, conditional=False),
-    "no_c2": dict(d1=True, c1=True, d2=True, c2=False, conditional=False),
-    "no_d1": dict(d1=False, c1=True, d2=True, c2=True, conditional=False),
-    "no_d2": dict(d1=True, c1=True, d2=False, c2=True, conditional=False),
+# and emotion classifier on trunk 2, conditional = how the real/fake head sees E_v
+# (None: it does not; "concat": Wav2Pix's, trained with Wav2Pix's losses, see
+# ``losses.wav2pix_dc_loss``; "projection": Miyato & Koyama's, with the triple loss's terms).
+VARIANTS: dict[str, dict] = {
+    "fegan": dict(d1=True, c1=True, d2=True, c2=True, conditional=None),
+    "acgan": dict(d1=True, c1=True, d2=False, c2=False, conditional=None),          # Wen et al. 2019
+    "cgan": dict(d1=True, c1=False, d2=False, c2=False, conditional="concat"),      # Wav2Pix (paper's cGAN)
+    "cgan_proj": dict(d1=True, c1=False, d2=False, c2=False, conditional="projection"),
+    "no_c1": dict(d1=True, c1=False, d2=True, c2=True, conditional=None),
+    "no_c2": dict(d1=True, c1=True, d2=True, c2=False, conditional=None),
+    "no_d1": dict(d1=False, c1=True, d2=True, c2=True, conditional=None),
+    "no_d2": dict(d1=True, c1=True, d2=False, c2=True, conditional=None),
 }
 
 
@@ -48,7 +51,7 @@ class GANConfig:
             raise FeganError(f"model.image_size must be 32, 64 or 128, got {self.image_size}")
 
     @property
-    def parts(self) -> dict[str, bool]:
+    def parts(self) -> dict:
         return VARIANTS[self.variant]
 
     def to_dict(self) -> dict:

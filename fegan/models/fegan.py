@@ -20,23 +20,28 @@ class FEGAN(nn.Module):
         self.cfg = cfg
         p = cfg.parts
         self.g = GNet(cfg.embed_dim, cfg.noise_dim, cfg.image_size, cfg.width, cfg.dropout)
-        cond = cfg.embed_dim if p["conditional"] else 0
-        self.d1 = (DTrunk(cfg.image_size, cfg.width, cfg.n_identities if p["c1"] else 0, p["d1"], cond)
+        cond, dim = p["conditional"], cfg.embed_dim if p["conditional"] else 0
+        self.d1 = (DTrunk(cfg.image_size, cfg.width, cfg.n_identities if p["c1"] else 0, p["d1"], dim, cond)
                    if p["d1"] or p["c1"] else None)
-        self.d2 = (DTrunk(cfg.image_size, cfg.width, cfg.n_emotions if p["c2"] else 0, p["d2"], cond)
+        self.d2 = (DTrunk(cfg.image_size, cfg.width, cfg.n_emotions if p["c2"] else 0, p["d2"], dim, cond)
                    if p["d2"] or p["c2"] else None)
 
     def discriminators(self) -> list[nn.Module]:
         return [m for m in (self.d1, self.d2) if m is not None]
 
-    def judge(self, img: torch.Tensor, e_v: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Every present head on ``img``: keys among d1, c1 (identity), d2, c2 (emotion)."""
+    def judge(self, img: torch.Tensor, e_v: torch.Tensor | None = None, features: bool = False,
+              img1: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Every present head on ``img``: keys among d1, c1 (identity), d2, c2 (emotion);
+        with ``features`` also f1/f2, the trunks' 4x4 maps (Wav2Pix's feature matching).
+        ``img1``: what trunk 1 sees instead of ``img`` (the training loop's augmented batch)."""
         out = {}
-        for name, trunk in (("1", self.d1), ("2", self.d2)):
+        for name, trunk, x in (("1", self.d1, img if img1 is None else img1), ("2", self.d2, img)):
             if trunk is not None:
-                d, c = trunk(img, e_v)
+                d, c, f = trunk(x, e_v, features=True)
                 if d is not None:
                     out["d" + name] = d
                 if c is not None:
                     out["c" + name] = c
+                if features:
+                    out["f" + name] = f
         return out

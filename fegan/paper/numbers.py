@@ -39,6 +39,7 @@ TABLE4 = {
     "fbank": {"fid_ravdess": 58.79, "fid_enterface": 84.58, "is_ravdess": 1.71, "is_enterface": 1.89},
     "acgan": {"fid_ravdess": 77.04, "fid_enterface": 94.26, "is_ravdess": 1.76, "is_enterface": 1.71},
     "cgan": {"fid_ravdess": 113.31, "fid_enterface": 129.28, "is_ravdess": 1.75, "is_enterface": 1.78},
+    "cgan_proj": {"fid_ravdess": None, "fid_enterface": None, "is_ravdess": None, "is_enterface": None},  # not in the paper
     "gt": {"fid_ravdess": None, "fid_enterface": None, "is_ravdess": 1.71, "is_enterface": 1.94},
 }
 
@@ -48,6 +49,7 @@ TABLE5 = {
     "fbank": {"train_ravdess": 99.40, "train_enterface": 99.23, "test_ravdess": 84.64, "test_enterface": 76.83},
     "acgan": {"train_ravdess": 89.37, "train_enterface": 92.10, "test_ravdess": 74.79, "test_enterface": 68.03},
     "cgan": {"train_ravdess": 84.22, "train_enterface": 83.57, "test_ravdess": 66.67, "test_enterface": 59.27},
+    "cgan_proj": {"train_ravdess": None, "train_enterface": None, "test_ravdess": None, "test_enterface": None},
 }
 
 # Section 4.5, text only: FE-GAN's emotion accuracy on training voices (%), no other method's.

@@ -49,19 +49,54 @@ EXPERIMENTS: dict[str, list[str]] = {
     "no_d1": ["model.variant=no_d1"],                  # Table 2
     "no_d2": ["model.variant=no_d2"],                  # Table 2
     "acgan": ["model.variant=acgan"],                  # Tables 4, 5
-    "cgan": ["model.variant=cgan"],                    # Tables 4, 5
+    "cgan": ["model.variant=cgan"],                    # Tables 4, 5 (Wav2Pix's cGAN, as the paper compares)
+    "cgan_proj": ["model.variant=cgan_proj"],          # Tables 4, 5 (a projection discriminator: not in the paper)
 }
 BASELINE = "fbank"
 # the keys the experiments vary, pinned to the baseline's values in every experiment
 PINNED = {"features.kind": "fbank", "model.variant": "fegan"}
 
 
-def experiment_overrides(name: str, extra: Iterable[str] = ()) -> list[str]:
-    """All ``-S`` values of experiment ``name``: the pinned keys, its own, then ``extra``."""
+SEED_KEY = "train.seed"
+
+
+def exp_name(name: str, seed: int | None = None) -> str:
+    """The DVC experiment's name: ``paper-<name>``, or ``paper-<name>-s<seed>`` for one of several seeds."""
+    return f"{PREFIX}{name}" if seed is None else f"{PREFIX}{name}-s{seed}"
+
+
+def parse_exp_name(full: str) -> tuple[str, int | None] | None:
+    """``paper-<name>[-s<seed>]`` -> (name, seed); None for other experiments."""
+    if not full.startswith(PREFIX):
+        return None
+    rest = full[len(PREFIX):]
+    if rest in EXPERIMENTS:
+        return rest, None
+    head, sep, tail = rest.rpartition("-s")
+    if sep and head in EXPERIMENTS and tail.isdigit():
+        return head, int(tail)
+    return None
+
+
+def parse_seeds(text: str | None) -> list[int | None]:
+    """``--seeds 0,1,2`` -> [0, 1, 2]; nothing -> [None] (the seed in params.yaml, unsuffixed names)."""
+    if not text:
+        return [None]
+    try:
+        seeds = [int(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        raise FeganError(f"--seeds wants comma-separated integers, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise FeganError(f"--seeds wants distinct integers >= 0, got {text!r}")
+    return seeds
+
+
+def experiment_overrides(name: str, extra: Iterable[str] = (), seed: int | None = None) -> list[str]:
+    """All ``-S`` values of experiment ``name``: the pinned keys, its own, ``extra``, then the seed."""
     if name not in EXPERIMENTS:
         raise FeganError(f"unknown paper experiment {name!r} (known: {', '.join(EXPERIMENTS)})")
     values = dict(PINNED)
-    for item in [*EXPERIMENTS[name], *extra]:
+    for item in [*EXPERIMENTS[name], *extra, *([f"{SEED_KEY}={seed}"] if seed is not None else [])]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise FeganError(f"-S wants section.key=value, got {item!r}")
@@ -95,10 +130,11 @@ def select(names: Iterable[str] | None) -> list[str]:
     return [n for n in EXPERIMENTS if n in wanted]
 
 
-def command(name: str, extra: Iterable[str] = (), queue: bool = True, copy: Iterable[str] = ()) -> list[str]:
+def command(name: str, extra: Iterable[str] = (), queue: bool = True, copy: Iterable[str] = (),
+            seed: int | None = None) -> list[str]:
     """The ``dvc exp run`` command line of one experiment (``copy``: ``-C`` arguments)."""
-    args = ["dvc", "exp", "run", *(["--queue"] if queue else []), *copy, "--name", PREFIX + name]
-    for s in experiment_overrides(name, extra):
+    args = ["dvc", "exp", "run", *(["--queue"] if queue else []), *copy, "--name", exp_name(name, seed)]
+    for s in experiment_overrides(name, extra, seed):
         args += ["-S", s]
     return args
 
@@ -185,43 +221,60 @@ def _check_commit(repo: Path) -> None:
 
 
 def _existing(repo: Path) -> dict[str, str]:
-    """Paper experiments of the HEAD commit and their state."""
-    return {n: r.state for n, r in collect(repo).items() if r.state != "missing"}
+    """Paper experiments of the HEAD commit (full names, seeds included) and their state."""
+    return {exp_name(r.name, r.seed): r.state for group in collect(repo).values()
+            for r in [group, *group.replicas] if r.state != "missing"}
 
 
-def _skip(names: list[str], repo: Path, force: bool, say: Callable[[str], None]) -> list[str]:
+Job = tuple[str, "int | None"]      # (experiment, seed or None)
+
+
+def _jobs(names: list[str], seeds: Iterable[int | None]) -> list[Job]:
+    return [(n, s) for n in names for s in seeds]
+
+
+def _skip(jobs: list[Job], repo: Path, force: bool, say: Callable[[str], None]) -> list[Job]:
     states = _existing(repo)
     todo = []
-    for n in names:
-        st = states.get(n)
+    for n, seed in jobs:
+        full = exp_name(n, seed)
+        st = states.get(full)
         if st in ("queued", "running"):
-            say(f"{PREFIX}{n} is {st} already; skipped")
+            say(f"{full} is {st} already; skipped")
         elif st == "success" and not force:
-            say(f"{PREFIX}{n} is done already; skipped (--force reruns it)")
+            say(f"{full} is done already; skipped (--force reruns it)")
         else:
             if st == "success":
-                p = _call(["dvc", "exp", "remove", PREFIX + n], repo, capture=True)
+                p = _call(["dvc", "exp", "remove", full], repo, capture=True)
                 if p.returncode != 0:
-                    raise FeganError(f"dvc exp remove {PREFIX}{n} failed: {_last_line(p.stderr or p.stdout)}")
-                say(f"removed the previous {PREFIX}{n}")
-            todo.append(n)
+                    raise FeganError(f"dvc exp remove {full} failed: {_last_line(p.stderr or p.stdout)}")
+                say(f"removed the previous {full}")
+            todo.append((n, seed))
     return todo
+
+
+def _check_seeds(extra: list[str], seeds: list[int | None]) -> None:
+    if seeds != [None] and any(item.partition("=")[0] == SEED_KEY for item in extra):
+        raise FeganError(f"-S {SEED_KEY}=... and --seeds both set the training seed; use one")
 
 
 def queue(names: Iterable[str] | None = None, extra: Iterable[str] = (), run: bool = False,
           repo: str | Path = ".", dry_run: bool = False, force: bool = False,
-          say: Callable[[str], None] = print) -> list[list[str]]:
+          say: Callable[[str], None] = print, seeds: Iterable[int | None] = (None,)) -> list[list[str]]:
     """Queue the experiments (``dvc exp run --queue``), then with ``run`` run the queue
     (``dvc exp run --run-all``). Experiments done or queued already are skipped (``force``
-    reruns done ones). Returns the dvc command lines (with ``dry_run``, only returns them)."""
-    repo, extra = Path(repo), check_extra(extra)
-    names = select(names)
+    reruns done ones). With ``seeds``, each experiment once per training seed
+    (``paper-<name>-s<seed>``, ``-S train.seed=<seed>``). Returns the dvc command lines
+    (with ``dry_run``, only returns them)."""
+    repo, extra, seeds = Path(repo), check_extra(extra), list(seeds)
+    _check_seeds(extra, seeds)
+    jobs = _jobs(select(names), seeds)
     copy = [] if dry_run else _queue_check(repo, extra)
     if not dry_run:
         _check_commit(repo)
-        names = _skip(names, repo, force, say)
-    cmds = [command(n, extra, queue=True, copy=copy) for n in names]
-    if run and (names or dry_run):
+        jobs = _skip(jobs, repo, force, say)
+    cmds = [command(n, extra, queue=True, copy=copy, seed=seed) for n, seed in jobs]
+    if run and (jobs or dry_run):
         cmds.append(list(RUN_ALL))
     if dry_run:
         return cmds
@@ -235,32 +288,42 @@ def queue(names: Iterable[str] | None = None, extra: Iterable[str] = (), run: bo
                 raise FeganError(f"{shlex.join(args[:6])} ... failed: {_last_line(p.stderr or p.stdout)}")
         if p.returncode != 0:
             raise FeganError(f"`{shlex.join(args)}` failed (exit status {p.returncode})")
-    if names and not run:
-        say(f"queued {len(names)} experiment(s); run them with `dvc queue start` (in the background; "
+    if jobs and not run:
+        say(f"queued {len(jobs)} experiment(s); run them with `dvc queue start` (in the background; "
             "`dvc queue status` to follow) or `dvc exp run --run-all`, then `fegan paper-tables`")
     return cmds
 
 
 def run_in_workspace(names: Iterable[str] | None = None, extra: Iterable[str] = (), repo: str | Path = ".",
                      dry_run: bool = False, force: bool = False,
-                     say: Callable[[str], None] = print) -> list[list[str]]:
+                     say: Callable[[str], None] = print, seeds: Iterable[int | None] = (None,)) -> list[list[str]]:
     """Run the experiments one after another in the workspace (``dvc exp run -n ...``), the
-    baseline last so the workspace ends on it. A failed one does not stop the others; the
-    failures are one error at the end."""
-    repo, extra = Path(repo), check_extra(extra)
+    baseline last so the workspace ends on it (its first seed last of all). A failed one does
+    not stop the others; the failures are one error at the end. Each run's wall time is said."""
+    import time
+
+    repo, extra, seeds = Path(repo), check_extra(extra), list(seeds)
+    _check_seeds(extra, seeds)
     names = select(names)
     names = [n for n in names if n != BASELINE] + [n for n in names if n == BASELINE]
+    jobs = _jobs(names, seeds)
+    if jobs and jobs[-1][0] == BASELINE and len(seeds) > 1:       # the workspace ends on the first seed
+        base = [j for j in jobs if j[0] == BASELINE]
+        jobs = [j for j in jobs if j[0] != BASELINE] + base[1:] + base[:1]
     if not dry_run:
         _check_commit(repo)
-        names = _skip(names, repo, force, say)
-    cmds = [command(n, extra, queue=False) for n in names]
+        jobs = _skip(jobs, repo, force, say)
+    cmds = [command(n, extra, queue=False, seed=seed) for n, seed in jobs]
     if dry_run:
         return cmds
     failed = []
-    for n, args in zip(names, cmds):
+    for (n, seed), args in zip(jobs, cmds):
         say("$ " + shlex.join(args))
-        if _call(args, repo, capture=False).returncode != 0:
-            failed.append(PREFIX + n)
+        t = time.monotonic()
+        code = _call(args, repo, capture=False).returncode
+        say(f"{exp_name(n, seed)}: {'failed' if code else 'done'} in {time.monotonic() - t:.0f} s")
+        if code != 0:
+            failed.append(exp_name(n, seed))
     if failed:
         raise FeganError(f"{len(failed)} experiment(s) failed: {', '.join(failed)} (see the output above)")
     return cmds
@@ -273,16 +336,24 @@ class Run:
     """One paper experiment as ``dvc exp show`` reports it."""
     name: str                                   # key of EXPERIMENTS
     state: str = "missing"                      # success | queued | running | failed | missing
+    seed: int | None = None                     # --seeds: the training seed in its name (paper-NAME-sSEED)
     rev: str | None = None
     baseline: str | None = None                 # the commit it was run on
     timestamp: str | None = None
     params: dict[str, Any] = field(default_factory=dict)     # params.yaml as used
     eval: dict[str, Any] = field(default_factory=dict)       # metrics/eval.json
     robustness: dict[str, Any] = field(default_factory=dict)  # metrics/robustness.json
+    # the other seeds of the same experiment (collect: one Run per experiment, its seeds here)
+    replicas: list["Run"] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
         return self.state == "success" and bool(self.eval)
+
+    @property
+    def finished(self) -> list["Run"]:
+        """This run and its replicas that finished, in seed order."""
+        return sorted((r for r in [self, *self.replicas] if r.done), key=lambda r: (r.seed is None, r.seed or 0))
 
 
 def _file_data(section: dict | None, path: str) -> dict:
@@ -297,8 +368,10 @@ def parse_exp_show(payload: list[dict]) -> dict[str, Run]:
 
     An experiment run in the workspace has ``executor`` null (done); a queued one "queued",
     "running", "success" or "failed" (a failed one carries its baseline's metrics, ignored).
-    With several baselines (``-A``) or the same name twice the newest finished one wins."""
-    runs: dict[str, Run] = {}
+    With several baselines (``-A``) or the same name twice the newest finished one wins.
+    Seeded runs (``paper-<name>-s<seed>``) of one experiment are grouped: the lowest seed is
+    the Run, the others its ``replicas``; where seeded runs exist an unseeded one is left out."""
+    runs: dict[tuple[str, int | None], Run] = {}
     order = {"success": 3, "running": 2, "queued": 1, "failed": 0}
     for row in payload or []:
         if row.get("rev") == "workspace":
@@ -306,8 +379,8 @@ def parse_exp_show(payload: list[dict]) -> dict[str, Run]:
         base = row.get("rev")
         for exp in row.get("experiments") or []:
             for rev in exp.get("revs") or []:
-                name = rev.get("name") or exp.get("name") or ""
-                if not name.startswith(PREFIX) or name[len(PREFIX):] not in EXPERIMENTS:
+                parsed = parse_exp_name(rev.get("name") or exp.get("name") or "")
+                if parsed is None:
                     continue
                 executor = exp.get("executor")
                 state = executor.get("state", "success") if isinstance(executor, dict) else "success"
@@ -315,16 +388,23 @@ def parse_exp_show(payload: list[dict]) -> dict[str, Run]:
                     state = "failed"
                 data = rev.get("data") or {}
                 metrics = data.get("metrics") or {}
-                run = Run(name=name[len(PREFIX):], state=state, rev=rev.get("rev"), baseline=base,
+                run = Run(name=parsed[0], seed=parsed[1], state=state, rev=rev.get("rev"), baseline=base,
                           timestamp=data.get("timestamp"),
                           params=dict(_file_data(data.get("params"), "params.yaml")))
                 if state == "success":
                     run.eval, run.robustness = _file_data(metrics, EVAL), _file_data(metrics, ROBUSTNESS)
-                old = runs.get(run.name)
+                old = runs.get(parsed)
                 if old is None or (order.get(run.state, 0), run.timestamp or "") > \
                         (order.get(old.state, 0), old.timestamp or ""):
-                    runs[run.name] = run
-    return {n: runs.get(n, Run(name=n)) for n in EXPERIMENTS}
+                    runs[parsed] = run
+    out = {}
+    for n in EXPERIMENTS:
+        seeded = sorted((r for (name, seed), r in runs.items() if name == n and seed is not None),
+                        key=lambda r: r.seed)
+        group = seeded or [runs.get((n, None), Run(name=n))]
+        group[0].replicas = group[1:]
+        out[n] = group[0]
+    return out
 
 
 def collect(repo: str | Path = ".", all_commits: bool = False) -> dict[str, Run]:

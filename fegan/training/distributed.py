@@ -134,8 +134,9 @@ class _Judges(nn.Module):
         super().__init__()
         self.d1, self.d2 = model.d1, model.d2
 
-    def forward(self, img: torch.Tensor, e_v: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        return FEGAN.judge(self, img, e_v)
+    def forward(self, img: torch.Tensor, e_v: torch.Tensor | None = None, features: bool = False,
+                img1: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        return FEGAN.judge(self, img, e_v, features, img1)
 
 
 class Replicated:
@@ -149,11 +150,9 @@ class Replicated:
         # G has BatchNorm: broadcast_buffers (the default) copies rank 0's running statistics
         # to every rank before each forward; batch statistics stay per rank (per-rank batch).
         self.g = DDP(model.g, device_ids=ids, broadcast_buffers=True)
-        # D has no buffers. The D/C step calls it twice (real, then fake) before one backward:
-        # fine for DDP, as no backward runs between the two forwards (the second re-arms the
-        # reducer), and autograd sums both uses of a parameter before its one AccumulateGrad,
-        # so each gradient is marked ready, and averaged, once. find_unused_parameters stays
-        # off: a variant does not build the parts it lacks, so every parameter is used.
+        # D has no buffers. The D/C step calls it once, on real and fake faces concatenated, before
+        # one backward, so each gradient is marked ready, and averaged, once. find_unused_parameters
+        # stays off: a variant does not build the parts it lacks, so every parameter is used.
         self.judge = DDP(_Judges(model), device_ids=ids)
 
 
@@ -164,13 +163,11 @@ def wrap(model: FEGAN, ctx: Dist, device: torch.device) -> Replicated | None:
     How the training step uses them (``fegan.training.gan.train_step``):
 
     - D/C step: G runs through ``g`` (DDP), D through ``judge`` (DDP) on the real faces and
-      on ``fake.detach()``; ``loss_d.backward()`` reaches only D's parameters, and D's
-      reducer averages their gradients before ``opt_d.step()``.
-    - G step: D is called *unwrapped* (``model.judge``). ``loss_g.backward()`` still fills
-      D's ``.grad`` as in one process (thrown away: opt_d zeroes them before its next
-      step), but D's reducer ignores those hooks (they act only between a forward through
-      its wrapper and the end of the next backward), so no D all-reduce fires for
-      gradients no optimizer steps.
+      ``fake.detach()`` in one batch; ``loss_d.backward()`` reaches only D's parameters, and
+      D's reducer averages their gradients before ``opt_d.step()``.
+    - G step: D is called *unwrapped* (``model.judge``) with its parameters frozen
+      (``requires_grad`` off), so ``loss_g.backward()`` computes no D weight gradients and
+      D's reducer sees no hooks: no D all-reduce fires for gradients no optimizer steps.
       G's reducer, armed by the G forward of this step, averages G's gradients in this
       backward, before ``opt_g.step()``.
 

@@ -4,13 +4,22 @@ Adam (lr 2e-4, betas 0.5/0.999), batch 64. Each step draws a batch of real faces
 (with their face labels, horizontally flipped at random) and, independently, a
 batch of training voices (E_v with their voice labels) and noise; the
 discriminators and classifiers take a step on the triple loss, then G does.
-All randomness comes from one generator plus torch's global state (dropout),
-both saved in checkpoints, so a resumed run continues the same trajectory.
+The cGAN of Wav2Pix (variant ``cgan``) draws its voices paired with the real faces (each
+face's own clip) and a "wrong" face, and trains on Wav2Pix's losses instead.
+An exponential moving average of G's weights (``ema``) is what samples and the exported
+generator use. All randomness comes from one generator plus torch's global state
+(dropout), both saved in checkpoints, so a resumed run continues the same trajectory.
+
+Speed (``bench/train.py``): D sees real and fake faces in one pass of each trunk (D has no
+BatchNorm, so a concatenated batch gives the same outputs); during G's backward D's weights
+need no gradients, so they are frozen; the conv stacks run in channels-last memory; and on
+CPUs with bf16 dot products ``train.precision: auto`` runs the networks under bf16 autocast.
 Under torchrun (several processes, see ``distributed``) every rank draws the same
 batch from the same generator and trains on its share of it; DDP averages gradients.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable
@@ -19,11 +28,13 @@ from pathlib import Path
 
 import torch
 
-from ..losses import dc_loss, g_loss
+from ..losses import dc_loss, g_loss, wav2pix_dc_loss, wav2pix_g_loss
 from ..models.config import GANConfig
 from ..models.fegan import FEGAN
 from . import checkpoint, distributed
-from .device import autocast
+from .device import autocast, channels_last
+from .augment import translate
+from .ema import EMA, recalibrate
 
 
 @dataclass
@@ -36,7 +47,20 @@ class GANTrainConfig:
     beta2: float = 0.999
     checkpoint_every: int = 250
     sample_every: int = 250
+    log_every: int = 10           # curves: the mean of every this many steps
     seed: int = 0
+    ema_images: float = 10000.0   # half-life of G's weight average in images seen; 0 = no average
+    ema_rampup: float = 0.05      # ... at most this fraction of the images seen so far
+    precision: str = "auto"       # auto (bf16 autocast on CUDA and on CPUs with bf16 dot products) | fp32 | bf16
+    augment_shift: float = 0.0    # D1 sees every image translated by up to this fraction of its size (augment.py)
+
+    def validate(self) -> None:
+        from ..errors import FeganError
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise FeganError(f"train.precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.ema_images < 0 or self.iterations < 1 or self.batch_size < 2 or self.log_every < 1:
+            raise FeganError("train.ema_images must be >= 0, train.iterations and train.log_every >= 1, "
+                             "train.batch_size >= 2")
 
 
 @dataclass
@@ -85,7 +109,7 @@ def resumable_step(ckpt_path: str | Path, fp: str, iterations: int) -> int:
 
 def build(model_cfg: GANConfig, train_cfg: GANTrainConfig, device) -> tuple[FEGAN, torch.optim.Optimizer,
                                                                              torch.optim.Optimizer]:
-    model = FEGAN(model_cfg).to(device)
+    model = FEGAN(model_cfg).to(device).to(memory_format=torch.channels_last)
     betas = (train_cfg.beta1, train_cfg.beta2)
     opt_g = torch.optim.Adam(model.g.parameters(), lr=train_cfg.lr, betas=betas)
     opt_d = torch.optim.Adam([p for m in model.discriminators() for p in m.parameters()], lr=train_cfg.lr,
@@ -94,45 +118,75 @@ def build(model_cfg: GANConfig, train_cfg: GANTrainConfig, device) -> tuple[FEGA
 
 
 def train_step(model: FEGAN, opt_g, opt_d, data: GANData, gen: torch.Generator, batch: int,
-               lambda1: float, lambda2: float, device, ddp: distributed.Replicated | None = None
-               ) -> dict[str, float]:
+               lambda1: float, lambda2: float, device, ddp: distributed.Replicated | None = None,
+               precision: str = "auto", augment_shift: float = 0.0) -> dict[str, float]:
     """One D/C update then one G update; returns every loss term and accuracy.
 
     ``ddp`` (several processes): the DDP-wrapped networks; this rank trains on its share
     of the ``batch`` that every rank draws alike, and the gradients are averaged.
     """
     B = batch
+    wav2pix = model.cfg.parts["conditional"] == "concat"
     ri = torch.randint(0, len(data.faces), (B,), generator=gen).to(device)
     vi = torch.randint(0, len(data.voice_ev), (B,), generator=gen).to(device)
     flip = (torch.rand(B, generator=gen) < 0.5).to(device)
     noise = torch.randn(B, model.cfg.noise_dim, generator=gen).to(device)
+    wi = torch.randint(0, len(data.faces), (B,), generator=gen).to(device) if wav2pix else ri
     nets = model
     if ddp is not None:
         share = ddp.ctx.share(B)
-        ri, vi, flip, noise = ri[share], vi[share], flip[share], noise[share]
+        ri, vi, flip, noise, wi = ri[share], vi[share], flip[share], noise[share], wi[share]
         nets = ddp
 
     real = to_image(data.faces[ri])
-    real = torch.where(flip[:, None, None, None], real.flip(3), real)
+    real = channels_last(torch.where(flip[:, None, None, None], real.flip(3), real))
     face_id, face_emo, face_ev = data.face_id[ri], data.face_emo[ri], data.face_ev[ri]
-    e_v, voice_id, voice_emo = data.voice_ev[vi], data.voice_id[vi], data.voice_emo[vi]
+    if wav2pix:    # Wav2Pix draws each voice with its own face: G must draw that face (its L1 term)
+        e_v, voice_id, voice_emo = face_ev, face_id, face_emo
+    else:
+        e_v, voice_id, voice_emo = data.voice_ev[vi], data.voice_id[vi], data.voice_emo[vi]
+    n = len(real)
 
-    with autocast(device):
+    # D1 (real/fake and identity) sees translated images; D2, which reads the expression, sees
+    # them as they are (``augment``). Returns None when augment_shift is 0 (no draws from gen).
+    aug = lambda x: translate(x, augment_shift, gen) if augment_shift > 0 else None     # noqa: E731
+    with autocast(device, precision):
         fake = nets.g(e_v, noise)
-        out_real = nets.judge(real, face_ev)
-        out_fake = nets.judge(fake.detach(), e_v)
-        loss_d, terms_d = dc_loss(out_real, out_fake, face_id, face_emo, voice_id, voice_emo, lambda1, lambda2)
+        if wav2pix:
+            wrong = channels_last(to_image(data.faces[wi]))
+            x = torch.cat([real, fake.detach(), wrong])
+            out = nets.judge(x, torch.cat([e_v, e_v, e_v]), features=True, img1=aug(x))
+            d_real, d_fake, d_wrong = out["d1"].split(n)
+            real_map = out["f1"][:n].detach()
+            loss_d, terms_d = wav2pix_dc_loss(d_real, d_fake, d_wrong, data.face_id[wi] != face_id)
+            out_real, out_fake = {"d1": d_real}, {"d1": d_fake}
+        else:
+            x = torch.cat([real, fake.detach()])
+            out = nets.judge(x, torch.cat([face_ev, e_v]), img1=aug(x))     # one pass per trunk
+            out_real = {k: v[:n] for k, v in out.items()}
+            out_fake = {k: v[n:] for k, v in out.items()}
+            loss_d, terms_d = dc_loss(out_real, out_fake, face_id, face_emo, voice_id, voice_emo, lambda1, lambda2)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
 
-    # D unwrapped even under DDP: its gradients from this backward are never stepped, so no
-    # all-reduce for them (see distributed.wrap); G's DDP averages G's.
-    with autocast(device):
-        out_gen = model.judge(fake, e_v)
-        loss_g, terms_g = g_loss(out_gen, voice_id, voice_emo)
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
+    # D unwrapped even under DDP, and frozen: G's backward needs gradients through D's
+    # activations, not D's weight gradients (no optimizer would step them, no all-reduce runs)
+    d_params = [p for m in model.discriminators() for p in m.parameters()]
+    for p in d_params:
+        p.requires_grad_(False)
+    try:
+        with autocast(device, precision):
+            out_gen = model.judge(fake, e_v, features=wav2pix, img1=aug(fake))
+            if wav2pix:
+                loss_g, terms_g = wav2pix_g_loss(out_gen["d1"], out_gen["f1"], real_map, fake, real)
+            else:
+                loss_g, terms_g = g_loss(out_gen, voice_id, voice_emo)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+    finally:
+        for p in d_params:
+            p.requires_grad_(True)
     opt_g.step()
 
     with torch.no_grad():
@@ -149,20 +203,25 @@ def _step_logs(terms_d, terms_g, loss_d, loss_g, out_real, out_fake, out_gen, fa
             logs[f"acc_{name}_real"] = float((out_real[name].argmax(1) == target_real).float().mean())
             logs[f"acc_{name}_fake"] = float((out_gen[name].argmax(1) == target_fake).float().mean())
     for name in ("d1", "d2"):
-        if name in out_real:
-            logs[f"{name}_real"] = float(torch.sigmoid(out_real[name].float()).mean())
-            logs[f"{name}_fake"] = float(torch.sigmoid(out_fake[name].float()).mean())
+        if name in out_real:    # D's belief that a face is real: sigmoid of the logit (Wav2Pix: the LSGAN score)
+            squash = (lambda x: x) if "L_G_L1" in terms_g else torch.sigmoid
+            logs[f"{name}_real"] = float(squash(out_real[name].float()).mean())
+            logs[f"{name}_fake"] = float(squash(out_fake[name].float()).mean())
     return logs
 
 
 def train_gan(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lambda2: float, data: GANData,
               device, ckpt_path: str | Path, log: Callable[[int, dict], None] | None = None,
-              sample: Callable[[int, FEGAN], None] | None = None, stop_after: int | None = None) -> FEGAN:
+              sample: Callable[[int, FEGAN, torch.nn.Module], None] | None = None,
+              stop_after: int | None = None) -> tuple[FEGAN, torch.nn.Module]:
     """Train, resuming from ``ckpt_path`` when it holds a checkpoint of this same run.
 
-    ``stop_after`` ends the loop early after that many steps (a kill, for tests). Under
-    torchrun (WORLD_SIZE > 1) this joins the process group (unless the caller has) and
-    trains with DDP; only rank 0 calls ``log`` and ``sample`` and writes the checkpoint.
+    Returns the model and the generator to export: G's weight average (BatchNorm statistics
+    recalibrated on the training voices), or G itself with ``ema_images: 0``; in eval mode.
+    ``sample(step, model, g)`` gets the same. ``stop_after`` ends the loop early after that
+    many steps (a kill, for tests). Under torchrun (WORLD_SIZE > 1) this joins the process
+    group (unless the caller has) and trains with DDP; only rank 0 calls ``log`` and
+    ``sample`` and writes the checkpoint.
     """
     distributed.from_env().local_batch(train_cfg.batch_size)    # one clear error before any rank talks
     with distributed.session(device) as (ctx, device):
@@ -171,14 +230,23 @@ def train_gan(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, l
         return _train(model_cfg, train_cfg, lambda1, lambda2, data, device, ckpt_path, log, sample, stop_after)
 
 
+def export_generator(model: FEGAN, ema: EMA | None, voice_ev: torch.Tensor, seed: int) -> torch.nn.Module:
+    """The generator that samples and ``models/generator.pt`` use (see ``train_gan``)."""
+    if ema is None:
+        return model.g.eval()
+    g = copy.deepcopy(ema.g)
+    return recalibrate(g, voice_ev, seed)
+
+
 def _train(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lambda2: float, data: GANData,
-           device, ckpt_path: Path, log, sample, stop_after: int | None) -> FEGAN:
+           device, ckpt_path: Path, log, sample, stop_after: int | None) -> tuple[FEGAN, torch.nn.Module]:
     ctx = distributed.current()
     fp = fingerprint(model_cfg, train_cfg, (lambda1, lambda2), data)   # on the CPU copy: device-independent
     data = data.to(device)
     torch.manual_seed(train_cfg.seed)
     gen = torch.Generator().manual_seed(train_cfg.seed)
     model, opt_g, opt_d = build(model_cfg, train_cfg, device)    # the same initial weights on every rank
+    ema = EMA(model.g, train_cfg.ema_images, train_cfg.ema_rampup) if train_cfg.ema_images > 0 else None
     distributed.own_rng(train_cfg.seed)     # several ranks: dropout masks of each one's own
     start = 0
     ckpt_path = Path(ckpt_path)
@@ -187,6 +255,8 @@ def _train(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lamb
         model.load_state_dict(ck["model"])
         opt_g.load_state_dict(ck["opt_g"])
         opt_d.load_state_dict(ck["opt_d"])
+        if ema is not None:
+            ema.load_state_dict(ck["g_ema"])
         checkpoint.set_rng_state(ck["rng"], gen, device)
         start = int(ck["step"])
         distributed.own_rng(train_cfg.seed, start, ck.get("rng_ranks"), device)
@@ -195,20 +265,27 @@ def _train(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lamb
     for step in range(start, train_cfg.iterations):
         if stop_after is not None and step >= stop_after:
             break
-        logs = train_step(model, opt_g, opt_d, data, gen, train_cfg.batch_size, lambda1, lambda2, device, ddp)
+        logs = train_step(model, opt_g, opt_d, data, gen, train_cfg.batch_size, lambda1, lambda2, device, ddp,
+                          train_cfg.precision, train_cfg.augment_shift)
+        done = step + 1
+        if ema is not None:
+            ema.update(model.g, done * train_cfg.batch_size, train_cfg.batch_size)
         logs = distributed.average(logs, device)    # curves of the whole batch (a collective: every rank)
         if log is not None:
             log(step, logs)
-        done = step + 1
         if sample is not None and train_cfg.sample_every and (done % train_cfg.sample_every == 0
                                                                or done == train_cfg.iterations):
-            sample(done, model)
+            sample(done, model, export_generator(model, ema, data.voice_ev, train_cfg.seed))
+            model.g.train()
         if done % train_cfg.checkpoint_every == 0 or done == train_cfg.iterations:
             ranks = distributed.rng_states(device)    # a collective: every rank takes part, rank 0 writes
             if ctx.is_main:
+                extra = {"g_ema": ema.state_dict()} if ema is not None else {}
                 checkpoint.save(ckpt_path, step=done, fingerprint=fp, model_config=model_cfg.to_dict(),
                                 model=model.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
-                                rng=checkpoint.rng_state(gen, device), **ranks)
+                                rng=checkpoint.rng_state(gen, device), **ranks, **extra)
             distributed.barrier()    # the file is whole before any rank goes on (and may read it)
     distributed.sync_buffers(model)     # G's running statistics: rank 0's on every rank
-    return model
+    g_out = export_generator(model, ema, data.voice_ev, train_cfg.seed)
+    model.train()
+    return model, g_out

@@ -1,0 +1,37 @@
+"""Differentiable augmentation of what the discriminators see (DiffAugment, Zhao et al. 2020).
+
+With a few hundred training faces the discriminators soon memorise the real set, and G then
+learns from gradients that reward pixel patterns which fool them (the speckle of an
+overfitted D) rather than faces. Translating every image D1 sees, real and generated alike,
+in the D step and in the G step, by a random whole number of pixels (up to ``shift`` of the
+image size, the gap filled with zeros), keeps it from memorising positions, and as the
+translation is an indexing operation the gradient flows back through it to G. Labels are
+untouched: a shifted face keeps its identity and its expression.
+
+Only trunk 1 (D1 and the identity classifier C1) is augmented. Trunk 2 (D2 and the emotion
+classifier C2) sees the faces as they are: expression at 32x32 is a few pixels of mouth and
+brow, and with both trunks translated G's faces carried the voice's emotion no better than
+chance (seeds 1 and 2, 6000 steps: 0.31-0.38 against 0.53-0.56 without augmentation) while
+their identity rose from 0.51-0.53 to 0.84. ``train.augment_shift: 0`` turns it off (the paper
+has no such augmentation; ours flips real faces as it does).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def translate(x: torch.Tensor, shift: float, gen: torch.Generator) -> torch.Tensor:
+    """(B, C, H, W) -> the same, each image moved by up to ``shift * H`` pixels in x and y."""
+    if shift <= 0:
+        return x
+    b, _, h, w = x.shape
+    sy, sx = int(h * shift + 0.5), int(w * shift + 0.5)
+    dy = torch.randint(-sy, sy + 1, (b, 1, 1), generator=gen).to(x.device)
+    dx = torch.randint(-sx, sx + 1, (b, 1, 1), generator=gen).to(x.device)
+    bi, yi, xi = torch.meshgrid(torch.arange(b, device=x.device), torch.arange(h, device=x.device),
+                                torch.arange(w, device=x.device), indexing="ij")
+    yi = (yi + dy + 1).clamp(0, h + 1)                 # +1: index into the zero-padded image
+    xi = (xi + dx + 1).clamp(0, w + 1)
+    padded = F.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)      # (B, H+2, W+2, C)
+    return padded[bi, yi, xi].permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
