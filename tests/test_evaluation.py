@@ -114,3 +114,14 @@ def test_swapped_voices_come_from_the_next_speaker_with_the_same_emotion():
     assert (ids[donor] == (ids + 1) % 3).all()                       # every voice another speaker's
     assert (emo[donor] == emo).all()                                 # with the same emotion
     assert donor.tolist() == [2, 3, 4, 5, 0, 1, 1]
+
+
+def test_grid_puts_real_and_generated_side_by_side_and_enlarges_small_faces():
+    from fegan.evaluation.plots import face_grid
+    red, blue = np.zeros((3, 32, 32), np.uint8), np.zeros((3, 32, 32), np.uint8)
+    red[0], blue[2] = 255, 255
+    img = np.asarray(face_grid({(1, 3): (red, blue), (2, 3): (None, blue)}, [1, 2], [3], {3: "happy"}))
+    # 32-pixel faces drawn at 64: 30 px of labels on the left and top, 6 between rows
+    assert img.shape == (30 + 2 * (64 + 6), 30 + 2 * 64 + 6, 3)
+    assert img[30 + 32, 30 + 32].tolist() == [255, 0, 0] and img[30 + 32, 30 + 64 + 32].tolist() == [0, 0, 255]
+    assert img[100 + 32, 30 + 32].tolist() == [255, 255, 255]        # no real face for actor 2: left blank

@@ -14,22 +14,27 @@ def face_grid(cells: dict[tuple[int, int], tuple[np.ndarray | None, np.ndarray |
               emotions: list[int], emotion_names: dict[int, str]) -> Image.Image:
     """Rows = actors, columns = emotions; each cell is a real face | a generated face.
 
-    ``cells[(actor, emotion)] = (real (3, S, S) uint8 or None, generated or None)``.
+    ``cells[(actor, emotion)] = (real (3, S, S) uint8 or None, generated or None)``. Faces
+    smaller than 64 pixels are enlarged (nearest neighbour, whole factors) so they can be seen.
     """
-    size = next(x.shape[-1] for pair in cells.values() for x in pair if x is not None)
-    pad, top, left = 4, 16, 28
+    src = next(x.shape[-1] for pair in cells.values() for x in pair if x is not None)
+    scale = max(1, -(-64 // src))
+    size = src * scale
+    pad, top, left = 6, 30, 30
     cw = 2 * size + pad
     img = Image.new("RGB", (left + len(emotions) * cw, top + len(actors) * (size + pad)), "white")
     draw = ImageDraw.Draw(img)
     for c, e in enumerate(emotions):
-        draw.text((left + c * cw + 2, 2), f"{emotion_names.get(e, e)}: real | gen", fill="black")
+        draw.text((left + c * cw + 2, 2), str(emotion_names.get(e, e)), fill="black")
+        draw.text((left + c * cw + 2, 15), "real | generated", fill="black")
     for r, a in enumerate(actors):
         y = top + r * (size + pad)
         draw.text((2, y + size // 2 - 5), f"A{a:02d}", fill="black")
         for c, e in enumerate(emotions):
             for k, face in enumerate(cells.get((a, e), (None, None))):
                 if face is not None:
-                    img.paste(Image.fromarray(face.transpose(1, 2, 0)), (left + c * cw + k * size, y))
+                    tile = Image.fromarray(face.transpose(1, 2, 0)).resize((size, size), Image.NEAREST)
+                    img.paste(tile, (left + c * cw + k * size, y))
     return img
 
 
