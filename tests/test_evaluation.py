@@ -89,13 +89,15 @@ def test_descriptor_reading_separates_held_out_real_faces(real_faces):
     assert acc >= 0.9, acc                                           # chance 0.25
 
 
-@pytest.mark.parametrize("label, n_classes, floor", [("actor", 4, 0.95), ("emotion", 3, 0.8)])
-def test_judges_read_held_out_real_faces(real_faces, label, n_classes, floor):
+@pytest.mark.parametrize("label, n_classes, floor, shift", [("actor", 4, 0.95, 0), ("emotion", 3, 0.8, 0),
+                                                            ("actor", 4, 0.95, 2)])
+def test_judges_read_held_out_real_faces(real_faces, label, n_classes, floor, shift):
     # the identity judge (chance 0.25) and the emotion judge (chance 0.33): the same recipe
+    # (shift: the optional translation augmentation, off by default)
     x, t = real_faces
     train = (t.split == "train").to_numpy()
     y = pd.factorize(t[label], sort=True)[0]
-    net = train_judge(JudgeConfig(steps=300), x[train], y[train], n_classes)
+    net = train_judge(JudgeConfig(steps=300, shift=shift), x[train], y[train], n_classes)
     acc = (predict(net, x[~train]) == y[~train]).mean()
     assert acc >= floor, acc
 

@@ -4,12 +4,14 @@ The paper judges generated faces with VGG-Face fine-tuned on the dataset's real 
 (section 4.2), once for identity and once for emotion. No pretrained face network can be
 had offline here, so each judge is trained from scratch on our own real training crops,
 with horizontal flips and Gaussian pixel noise as augmentation (optional small shifts,
-``shift``). The recipe was chosen on real test faces only, clean and degraded (noise
-sigma 0.15, a 3x3 blur, both), never on generated faces: without the noise the emotion judge
-reads clean real faces at 0.97-0.99 but noisy and blurred ones at 0.59-0.61; with it 0.95
-and 0.77, and the identity judge reads all four at 1.00 (32x32 synthetic crops, 8 actors).
-Shifts cost the emotion judge more than they bring at 32x32 (2 px: clean 0.97 -> 0.76). The same recipe serves both judges: ``train_judge(cfg, faces,
-actor_index, n_actors)`` is the identity judge, with emotion indices the emotion judge.
+``shift``, the training loop's ``augment.translate``). The recipe was chosen on real test
+faces only, clean and degraded (noise sigma 0.15, a 3x3 blur, both), never on generated
+faces: without the noise the emotion judge reads clean real faces at 0.97-0.99 but noisy and
+blurred ones at 0.59-0.61; with it 0.95 and 0.77, and the identity judge reads all four at
+1.00 (32x32 synthetic crops, 8 actors). Shifts cost the emotion judge more than they bring at
+32x32 (2 px, measured with edge-replicating shifts: clean 0.97 -> 0.76), so they are off.
+The same recipe serves both judges: ``train_judge(cfg, faces, actor_index, n_actors)`` is
+the identity judge, with emotion indices the emotion judge.
 
 Why not a frozen descriptor as *the* judge: dlib's face descriptor was trained on photos to
 ignore expression and is blind to much of what a small generated face carries (it stays as a
@@ -26,6 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..training.augment import translate
+
 
 @dataclass
 class JudgeConfig:
@@ -34,7 +38,7 @@ class JudgeConfig:
     batch_size: int = 32
     lr: float = 2e-3
     width: int = 16
-    shift: int = 0           # random translation of up to this many pixels (augmentation)
+    shift: int = 0           # random translation of up to this many pixels, gaps zero-filled (augmentation)
     noise: float = 0.1       # std of Gaussian pixel noise added while training (images in [-1, 1])
     seed: int = 0
 
@@ -60,16 +64,6 @@ def _images(u8: np.ndarray | torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(u8).float() / 127.5 - 1.0
 
 
-def _shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
-    """Each image translated by up to ``max_shift`` pixels (edge pixels repeated)."""
-    if max_shift <= 0:
-        return x
-    s = x.shape[-1]
-    padded = nn.functional.pad(x, (max_shift,) * 4, mode="replicate")
-    dx, dy = torch.randint(0, 2 * max_shift + 1, (2, len(x)), generator=gen)
-    return torch.stack([p[:, y:y + s, z:z + s] for p, y, z in zip(padded, dy.tolist(), dx.tolist())])
-
-
 def train_judge(cfg: JudgeConfig, faces: np.ndarray, labels: np.ndarray, n_classes: int) -> FaceClassifier:
     """Fit on (N >= 2, 3, S, S) uint8 real faces with their class indices; CPU, seeded."""
     torch.manual_seed(cfg.seed)
@@ -83,7 +77,8 @@ def train_judge(cfg: JudgeConfig, faces: np.ndarray, labels: np.ndarray, n_class
         idx = torch.randint(0, len(x), (batch,), generator=gen)
         flip = torch.rand(batch, generator=gen) < 0.5
         xb = torch.where(flip[:, None, None, None], x[idx].flip(3), x[idx])
-        xb = _shift(xb, cfg.shift, gen)
+        if cfg.shift > 0:      # whole pixels: translate takes a fraction of the image size
+            xb = translate(xb, cfg.shift / xb.shape[-1], gen)
         if cfg.noise > 0:
             xb = xb + cfg.noise * torch.randn(xb.shape, generator=gen)
         loss = nn.functional.cross_entropy(net(xb), y[idx])

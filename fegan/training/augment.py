@@ -11,7 +11,7 @@ untouched: a shifted face keeps its identity and its expression.
 Only trunk 1 (D1 and the identity classifier C1) is augmented. Trunk 2 (D2 and the emotion
 classifier C2) sees the faces as they are: expression at 32x32 is a few pixels of mouth and
 brow, and with both trunks translated G's faces carried the voice's emotion no better than
-chance (seeds 1 and 2, 6000 steps: 0.31-0.38 against 0.53-0.56 without augmentation) while
+chance (seeds 1 and 2, 6000 steps: 0.31-0.38 against 0.50-0.56 without augmentation) while
 their identity rose from 0.51-0.53 to 0.84. ``train.augment_shift: 0`` turns it off (the paper
 has no such augmentation; ours flips real faces as it does).
 """

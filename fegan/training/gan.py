@@ -191,20 +191,21 @@ def train_step(model: FEGAN, opt_g, opt_d, data: GANData, gen: torch.Generator, 
 
     with torch.no_grad():
         return _step_logs(terms_d, terms_g, loss_d, loss_g, out_real, out_fake, out_gen,
-                          face_id, face_emo, voice_id, voice_emo)
+                          face_id, face_emo, voice_id, voice_emo, least_squares=wav2pix)
 
 
 def _step_logs(terms_d, terms_g, loss_d, loss_g, out_real, out_fake, out_gen, face_id, face_emo, voice_id,
-               voice_emo) -> dict[str, float]:
+               voice_emo, least_squares: bool = False) -> dict[str, float]:
     logs = {k: float(v) for k, v in {**terms_d, **terms_g}.items()}
     logs["loss_DC"], logs["loss_G"] = float(loss_d), float(loss_g)
     for name, target_real, target_fake in (("c1", face_id, voice_id), ("c2", face_emo, voice_emo)):
         if name in out_real:
             logs[f"acc_{name}_real"] = float((out_real[name].argmax(1) == target_real).float().mean())
             logs[f"acc_{name}_fake"] = float((out_gen[name].argmax(1) == target_fake).float().mean())
+    # D's belief that a face is real: the sigmoid of its logit, or Wav2Pix's least-squares score itself
+    squash = (lambda x: x) if least_squares else torch.sigmoid      # noqa: E731
     for name in ("d1", "d2"):
-        if name in out_real:    # D's belief that a face is real: sigmoid of the logit (Wav2Pix: the LSGAN score)
-            squash = (lambda x: x) if "L_G_L1" in terms_g else torch.sigmoid
+        if name in out_real:
             logs[f"{name}_real"] = float(squash(out_real[name].float()).mean())
             logs[f"{name}_fake"] = float(squash(out_fake[name].float()).mean())
     return logs

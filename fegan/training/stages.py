@@ -154,7 +154,7 @@ def gan_stage(params: dict) -> str:
             live.log_image(f"samples/step_{step:06d}.png", Image.fromarray(grid))
 
         model, g_out = train_gan(mcfg, tcfg, lam1, lam2, train, device, paths.GAN_CHECKPOINT,
-                          log=log if ctx.is_main else None, sample=sample if ctx.is_main else None)
+                                 log=log if ctx.is_main else None, sample=sample if ctx.is_main else None)
         if not ctx.is_main:
             return f"train_fegan: rank {ctx.rank} of {ctx.world_size} done (rank 0 writes the outputs)"
         metrics = {**{f"{k}_test_real": v for k, v in head_accuracy(model, test, device).items()},
