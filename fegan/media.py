@@ -21,9 +21,9 @@ class MediaError(Exception):
 class Probe:
     has_audio: bool
     has_video: bool
-    duration_s: float
+    duration_s: float       # the audio track's declared length (else the container's); 0: unknown
     sample_rate: int
-    width: int
+    width: int              # the picture as shown: square pixels (rotation is per frame)
     height: int
     fps: float
 
@@ -38,12 +38,54 @@ def _open(path: str | Path):
 def _probe(c) -> Probe:
     a = c.streams.audio[0] if c.streams.audio else None
     v = c.streams.video[0] if c.streams.video else None
-    dur = float(c.duration / av.time_base) if c.duration else 0.0
+    # the audio track's own length where the container knows it: a clip whose video runs
+    # longer than its audio is not truncated (the container's duration is the longer one)
+    if a is not None and a.duration and a.time_base:
+        dur = float(a.duration * a.time_base)
+    else:
+        dur = float(c.duration / av.time_base) if c.duration else 0.0
+    width, height = display_size(v) if v is not None else (0, 0)
     return Probe(
         has_audio=a is not None, has_video=v is not None, duration_s=dur,
-        sample_rate=a.codec_context.sample_rate if a else 0,
-        width=v.codec_context.width if v else 0, height=v.codec_context.height if v else 0,
+        sample_rate=a.codec_context.sample_rate if a else 0, width=width, height=height,
         fps=float(v.average_rate) if v is not None and v.average_rate else 0.0)
+
+
+def _square_width(stream) -> int | None:
+    """The width that makes ``stream``'s pixels square, or None if they are.
+
+    Anamorphic video (PAL/NTSC DVD, HDV, some camcorders) stores a picture in
+    fewer columns than it is shown with; the face detector and the alignment
+    assume square pixels, so the frames are stretched to the shown width.
+    """
+    sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
+    if not sar or sar == 1:
+        return None
+    return max(2, 2 * round(stream.codec_context.width * float(sar) / 2))
+
+
+def display_size(stream) -> tuple[int, int]:
+    """(width, height) of the picture as shown: square pixels, before any rotation
+    (a rotation is per frame: ``upright``)."""
+    return _square_width(stream) or stream.codec_context.width, stream.codec_context.height
+
+
+def upright_rgb(frame, stream) -> np.ndarray:
+    """A decoded frame as shown: ``(H, W, 3)`` uint8 RGB, C-contiguous, square pixels, upright.
+
+    Three things real footage needs. Rows of a decoded frame are padded to the
+    decoder's alignment (854 pixels wide: 2562 bytes of pixels in 2592-byte
+    rows), a strided array that dlib's bindings refuse, so the result is always
+    C-contiguous. Phone videos store the sensor's landscape frames with a display
+    matrix (``frame.rotation``, degrees counter-clockwise) that players apply.
+    And anamorphic pixels are made square (``_square_width``). Any pixel format
+    (yuvj420p, yuv422p, 10-bit) is converted by FFmpeg's swscale.
+    """
+    rgb = frame.to_ndarray(format="rgb24", width=_square_width(stream))
+    turns = round((frame.rotation or 0) / 90) % 4
+    if turns:
+        rgb = np.rot90(rgb, turns)
+    return np.ascontiguousarray(rgb)
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
@@ -105,9 +147,9 @@ def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -
     other frames refer to them: the decoder skips non-reference frames (most
     B-frames of H.264, all of MPEG-4 part 2's), which halved the decoding time of
     the synthetic 720p clips; the frames returned are the same (tested against
-    decoding every frame). Only the returned frames are converted to RGB. Returns
-    ``(frame_time_s, (H, W, 3) uint8)`` pairs in time order; a time past the end
-    gives the last frame.
+    decoding every frame). Only the returned frames are converted to RGB, as shown
+    (``upright_rgb``). Returns ``(frame_time_s, (H, W, 3) uint8)`` pairs in time
+    order; a time past the end gives the last frame.
     """
     out = []
     with _open(path) as c:
@@ -169,7 +211,7 @@ def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -
                     for frame in frames_from(now):
                         last = frame
                     now = last.pts * tb if last.pts is not None else now
-                out.append((now, last.to_ndarray(format="rgb24")))
+                out.append((now, upright_rgb(last, v)))
         except (av.error.InvalidDataError, av.error.FFmpegError) as e:
             raise MediaError(f"video does not decode: {type(e).__name__}") from None
     return out

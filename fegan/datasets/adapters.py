@@ -13,7 +13,8 @@ import pandas as pd
 from ..errors import FeganError
 from . import enterface, ravdess
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v"}
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+                  ".wmv", ".flv", ".3gp"}
 FORMATS = ("ravdess", "enterface")
 COLUMNS = ["clip_id", "path", "actor", "gender", "emotion", "intensity", "statement", "repetition",
            "status", "reason"]

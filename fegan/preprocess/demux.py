@@ -25,6 +25,7 @@ from ..media import MediaError, read_audio_probed
 from ..parallel import pmap
 from ..params import build_config
 from .common import require_clips
+from .guard import Guard, Unforeseen, log_path, write_log
 from .split import assign_split
 
 
@@ -99,9 +100,14 @@ def demux(cfg: DataConfig, clips_out: str | Path, audio_out: str | Path, progres
     Path(audio_out).parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".demux-spool-", dir=Path(audio_out).parent) as spool_dir:
         jobs = [(cfg.raw_dir, path, cfg.sample_rate, cfg.min_duration_s, spool_dir) for path in table.path.loc[todo]]
-        results = pmap(_demux_one, jobs, cfg.workers, desc="demux", progress=progress,
+        results = pmap(Guard(_demux_one), jobs, cfg.workers, desc="demux", progress=progress,
                        initializer=_single_thread_torch)
-        return _write(cfg, table, todo, results, clips_out, audio_out)
+        failures = [(cid, r) for cid, r in zip(table.clip_id.loc[todo], results) if isinstance(r, Unforeseen)]
+        results = [({"status": "error", "reason": r.reason}, None) if isinstance(r, Unforeseen) else r
+                   for r in results]
+        table = _write(cfg, table, todo, results, clips_out, audio_out)
+    write_log(log_path(clips_out, "demux"), "demux", failures)
+    return table
 
 
 def _write(cfg: DataConfig, table: pd.DataFrame, todo: pd.Index, results: list, clips_out: str | Path,

@@ -44,6 +44,7 @@ from ..media import MediaError, read_frames
 from ..parallel import WorkerPool
 from ..params import build_config
 from .common import require_clips
+from .guard import Guard, Unforeseen, log_path, write_log
 
 DETECTORS = ("hog", "mmod")
 # The search region around a face seen before: its box grown by this fraction of its
@@ -75,6 +76,20 @@ class FacesConfig:
         if self.image_size < 16 or self.frames_per_clip < 1 or self.downscale < 1 or self.track_clips < 1:
             raise FeganError("faces.image_size >= 16, faces.frames_per_clip >= 1, faces.downscale >= 1 "
                              "and faces.track_clips >= 1")
+
+
+def smallest_face_hint(cfg: FacesConfig) -> str:
+    """What a clip without a face is told: how small a face the detector settings find.
+
+    HOG's smallest box is ``HOG_BOX_PX`` pixels of the image it searches: 145 px of a
+    frame at the default ``downscale: 2`` (a fifth of a 720p frame's height), 73 px at
+    ``downscale: 1`` (a tenth; a whole-frame search 4x slower), 36 px with ``upsample: 1``
+    as well (13x). See docs/footage.md.
+    """
+    if cfg.detector != "hog":
+        return "faces.downscale and faces.upsample set the smallest face searched for"
+    px = HOG_BOX_PX * cfg.downscale / 2 ** cfg.upsample
+    return f"faces under ~{px:.0f} px wide are not searched for: see faces.downscale, faces.upsample"
 
 
 def frame_times(seg_start, seg_end, n: int) -> list[float]:
@@ -122,6 +137,10 @@ class FaceCropper:
         m = int(near.width() * margin)
         x0, y0 = max(0, near.left() - m), max(0, near.top() - m)
         x1, y1 = min(rgb.shape[1], near.right() + m), min(rgb.shape[0], near.bottom() + m)
+        if x1 - x0 < near.width() // 2 or y1 - y0 < near.height() // 2:
+            # the face was seen in a frame of another size (a folder mixing clips of
+            # several formats): the region misses this frame, nothing to look at
+            return []
         found = self._detect(np.ascontiguousarray(rgb[y0:y1, x0:x1]), x0, y0, self._levels_below(near))
         if inside_only:
             # "touching": closer than a HOG cell (8 px of the downscaled image) to a side
@@ -219,11 +238,17 @@ def _faces_one(job, near: dlib.rectangle | None = None):
 
 def _faces_run(run: tuple[list, tuple[int, int, int, int] | None]) -> list:
     """Consecutive clips of one folder, each starting its search where the last one saw
-    the face, the first where the folder's reference face is (a box, or None)."""
+    the face, the first where the folder's reference face is (a box, or None). A clip
+    that raises what nobody foresaw gets its ``Unforeseen`` (``guard``), and the next
+    one looks where the clip before it saw the face."""
     jobs, reference = run
     near, out = (dlib.rectangle(*reference) if reference else None), []
     for job in jobs:
-        rows, crops, near = _faces_one(job, near)
+        done = Guard(lambda j: _faces_one(j, near))(job)
+        if isinstance(done, Unforeseen):
+            out.append(done)
+            continue
+        rows, crops, near = done
         out.append((rows, crops))
     return out
 
@@ -231,11 +256,12 @@ def _faces_run(run: tuple[list, tuple[int, int, int, int] | None]) -> list:
 def _reference_face(job) -> tuple[int, int, int, int] | None:
     """The face alone in the first sampled frame of a folder's first clip, searched
     whole: where every run of the folder starts looking. None if there are several
-    (so runs search whole and keep counting them), none, or the clip does not decode."""
+    (so runs search whole and keep counting them), none, or the clip does not decode
+    (what went wrong then is that clip's own run's to record)."""
     path, times = job
     try:
         (_, rgb), = read_frames(path, times[:1])
-    except MediaError:
+    except Exception:       # noqa: BLE001 - only a hint: the clip's own run records why
         return None
     faces = _CROPPER.detect(rgb)
     if len(faces) != 1:
@@ -281,6 +307,9 @@ def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir:
         done = pool.map(_faces_run, [([jobs[k] for k in run], reference.get(f)) for f, run in zip(folder, runs)],
                         desc="faces", progress=progress, unit="run")
     results = [clip for run in done for clip in run]     # runs are consecutive: this is `todo` order
+    failures = [(cid, r) for cid, r in zip(clips.clip_id.loc[todo], results) if isinstance(r, Unforeseen)]
+    results = [([dict(frame=k, time_s=t, status="error", reason=r.reason) for k, t in enumerate(times)], [])
+               if isinstance(r, Unforeseen) else r for r, (_, times) in zip(results, jobs)]
     rows, images = [], []
     for clip_id, (frame_rows, crops) in zip(clips.clip_id.loc[todo], results):
         it = iter(range(len(images), len(images) + len(crops)))
@@ -295,7 +324,7 @@ def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir:
     missing = vad[~vad.clip_id.isin(per_clip.index)]
     extra = []
     for r in missing.itertuples():
-        reason = r.reason if r.status != "ok" else "no face in any sampled frame"
+        reason = r.reason if r.status != "ok" else f"no face in any sampled frame ({smallest_face_hint(cfg)})"
         if r.status == "ok":
             errs = index.reason[(index.clip_id == r.clip_id) & (index.status == "error")]
             if len(errs) and errs.iloc[0] != "no face":
@@ -310,6 +339,7 @@ def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir:
                   metadata={"layout": "(N, 3, S, S) uint8 RGB"})
     with atomic_path(out_index, suffix=".parquet") as tmp:
         index.to_parquet(tmp, index=False)
+    write_log(log_path(out_index, "faces"), "faces", failures)
     return index
 
 

@@ -29,6 +29,7 @@ from ..io import Spooled, atomic_path, save_concatenated, spool
 from ..parallel import pmap
 from ..params import build_config
 from .common import clip_audio, require_clips
+from .guard import Guard, Unforeseen, log_path, write_log
 from .vad import voiced_audio
 
 KINDS = ("fbank", "mfcc", "spectrogram")
@@ -209,8 +210,13 @@ def run_features(cfg: FeaturesConfig, clips: pd.DataFrame, vad: pd.DataFrame, au
     with tempfile.TemporaryDirectory(prefix=".features-spool-", dir=Path(out_tensor).parent) as spool_dir:
         jobs = [(str(audio_path), offset, length, int(rate), a, b, kw, spool_dir)
                 for offset, length, rate, a, b in zip(c.audio_offset, c.audio_len, c.audio_rate, v.seg_start, v.seg_end)]
-        feats = pmap(_features_one, jobs, cfg.workers, desc=f"features ({cfg.kind})", progress=progress)
-        index.loc[todo, "row"] = np.arange(len(todo))
+        found = pmap(Guard(_features_one), jobs, cfg.workers, desc=f"features ({cfg.kind})", progress=progress)
+        bad = np.array([isinstance(f, Unforeseen) for f in found], dtype=bool)
+        failures = [(cid, f) for cid, f, b in zip(index.clip_id.loc[todo], found, bad) if b]
+        feats = [f for f, b in zip(found, bad) if not b]
+        index.loc[todo[~bad], "row"] = np.arange(len(feats))
+        if failures:
+            index.loc[todo[bad], ["status", "reason"]] = [["error", u.reason] for _, u in failures]
         require_clips(len(feats), min_clips, "features", index)
         shape = (len(feats), *feats[0][1]) if feats else (0,)   # (N, F, T): every clip is tiled to duration_s
         with atomic_path(out_tensor, suffix=".safetensors") as tmp:
@@ -219,6 +225,7 @@ def run_features(cfg: FeaturesConfig, clips: pd.DataFrame, vad: pd.DataFrame, au
             save_concatenated(tmp, "features", [f for f, _ in feats], shape=shape, metadata={"kind": cfg.kind})
     with atomic_path(out_index, suffix=".parquet") as tmp:
         index.to_parquet(tmp, index=False)
+    write_log(log_path(out_index, "features"), "features", failures)
     return index
 
 

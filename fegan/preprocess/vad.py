@@ -20,6 +20,7 @@ from ..io import atomic_path
 from ..parallel import pmap
 from ..params import build_config
 from .common import clip_audio, require_clips
+from .guard import Guard, Unforeseen, log_path, write_log
 
 
 @dataclass
@@ -88,10 +89,14 @@ def run_vad(cfg: VadConfig, clips: pd.DataFrame, audio_path: str | Path, out: st
     ok = clips.loc[todo]
     jobs = [(str(audio_path), offset, length, int(rate), kw)
             for offset, length, rate in zip(ok.audio_offset, ok.audio_len, ok.audio_rate)]
-    found = pmap(_vad_one, jobs, cfg.workers, desc="vad", progress=progress)
+    found = pmap(Guard(_vad_one), jobs, cfg.workers, desc="vad", progress=progress)
     # whole columns at once: pandas' per-cell writes cost more than a clip's VAD
     starts, ends, voiced, silent = list(table.seg_start), list(table.seg_end), table.voiced_s.to_numpy(copy=True), []
+    failures = []
     for k, segs in zip(table.index.get_indexer(todo), found):
+        if isinstance(segs, Unforeseen):
+            failures.append((table.clip_id.iloc[k], segs))
+            continue
         if not segs:
             silent.append(table.index[k])
             continue
@@ -100,9 +105,12 @@ def run_vad(cfg: VadConfig, clips: pd.DataFrame, audio_path: str | Path, out: st
     table["seg_start"], table["seg_end"], table["voiced_s"] = starts, ends, voiced
     if silent:
         table.loc[silent, ["status", "reason"]] = ["error", "no speech detected (silent or noise only)"]
+    for clip_id, u in failures:
+        table.loc[table.clip_id == clip_id, ["status", "reason"]] = ["error", u.reason]
     require_clips(int((table.status == "ok").sum()), min_clips, "vad", table)
     with atomic_path(out, suffix=".parquet") as tmp:
         table.to_parquet(tmp, index=False)
+    write_log(log_path(out, "vad"), "vad", failures)
     return table
 
 
