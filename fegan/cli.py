@@ -172,6 +172,38 @@ def generate(voice, out, n, seed, separate, vnet, generator, params_file, overri
                f"V-net's nearest training speaker: actor {res.speaker} (p {res.speaker_p:.2f})")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="address to listen on (0.0.0.0: every interface, for other machines of your network)")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--vnet", default="models/vnet.pt", show_default=True, metavar="FILE", help="V-net checkpoint")
+@click.option("--generator", default="models/generator.pt", show_default=True, metavar="FILE",
+              help="G-net checkpoint")
+@click.option("--judge", default="models/emotion_judge.pt", show_default=True, metavar="FILE",
+              help="the evaluate stage's emotion judge (optional: without it the page reads no emotion)")
+@click.option("--params", "params_file", default="params.yaml", show_default=True, type=click.Path(dir_okay=False),
+              help="the data, vad and features sections the models were trained with")
+def demo(host, port, vnet, generator, judge, params_file):
+    """Serve a page where you speak (or upload a recording) and see the face.
+
+    The page records from the microphone or takes a file (wav, mp3, m4a, webm/opus, a
+    video's audio track), draws N faces with a seed through the same code as `fegan
+    generate`, and shows V-net's nearest training speaker beside one of their real training
+    faces, the seconds of speech used, and what the emotion judge reads in each face. It
+    loads nothing from the internet. Ctrl-C stops it.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("uvicorn") is None or importlib.util.find_spec("starlette") is None:
+        raise FeganError("the demo needs starlette and uvicorn (run `make setup`)")
+    from .demo.app import Workspace, serve
+
+    try:
+        serve(host, port, Workspace(params=params_file, vnet=vnet, generator=generator, judge=judge))
+    except OSError as e:
+        raise FeganError(f"cannot serve on {host}:{port}: {e.strerror or e}") from None
+
+
 @cli.command("paper-tables")
 @click.option("--queue", "queue_", is_flag=True,
               help="queue the experiments (dvc exp run --queue); `dvc queue start` or --run runs them")

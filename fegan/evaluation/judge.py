@@ -94,3 +94,31 @@ def predict(net: FaceClassifier, faces: np.ndarray, batch: int = 256) -> np.ndar
     x = _images(faces)
     return np.concatenate([net(x[i:i + batch]).argmax(1).numpy() for i in range(0, len(x), batch)]
                           or [np.zeros(0, dtype=np.int64)])
+
+
+def save_judge(path, net: FaceClassifier, cfg: JudgeConfig, classes: list[str]) -> None:
+    """The trained judge with its config and class names (``fegan demo`` reads the emotion
+    judge's verdict on each face it draws)."""
+    from dataclasses import asdict
+
+    from ..training import checkpoint
+
+    checkpoint.save(path, state_dict=net.state_dict(), config=asdict(cfg), classes=list(classes),
+                    n_classes=len(classes))
+
+
+def load_judge(path) -> tuple[FaceClassifier, list[str]]:
+    """``save_judge``'s file -> (the judge in eval mode, its class names)."""
+    from ..training import checkpoint
+
+    ck = checkpoint.load(path)
+    net = FaceClassifier(int(ck["n_classes"]), int(ck["config"]["width"]))
+    net.load_state_dict(ck["state_dict"])
+    return net.eval(), list(ck["classes"])
+
+
+@torch.no_grad()
+def probabilities(net: FaceClassifier, faces: np.ndarray) -> np.ndarray:
+    """(N, 3, S, S) uint8 -> (N, n_classes) softmax probabilities."""
+    return torch.softmax(net(_images(faces)), dim=1).numpy()
+

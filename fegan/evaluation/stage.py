@@ -43,7 +43,7 @@ from . import plots
 from .cache import cached, key
 from .conditions import apply, conditions
 from .descriptor import DescriptorJudge, descriptors
-from .judge import JudgeConfig, predict, train_judge
+from .judge import JudgeConfig, predict, save_judge, train_judge
 
 REPORTS = "reports"
 ROBUSTNESS_METRICS = "metrics/robustness.json"
@@ -191,6 +191,8 @@ def stage(params: dict) -> str:
         raise FeganError(f"evaluate: {len(test.voice_ev)} test voices and {len(test.faces)} test faces; "
                          "need at least 2 of each")
     judges = Judges(cfg, train, params["faces"]["padding"], len(labels.actors), len(labels.emotions), device)
+    save_judge(paths.EMOTION_JUDGE, judges.emotion, build_config(JudgeConfig, cfg.emotion, "evaluate.emotion"),
+               [EMOTIONS.get(e, str(e)) for e in labels.emotions])
     n, nr = cfg.samples_per_voice, cfg.robust_samples_per_voice
     test_id, test_emo = test.voice_id.numpy(), test.voice_emo.numpy()
 

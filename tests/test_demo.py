@@ -1,0 +1,161 @@
+"""`fegan demo` in a real browser: headless Chromium uploads a recording, records through the fake
+microphone, and reads back what the page shows; errors are one message on the page.
+
+The workspace holds small untrained models in the formats the stages write (as in
+test_generate.py): what is tested is the page and its server, and that they give exactly what
+`fegan generate` gives. Without Chromium the browser tests say so and do not pass; `.ci/run`
+installs it and sets FEGAN_REQUIRE_BROWSER=1, so there they fail instead.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+from browser import browser, chromium, demo_server, free_port, image_pixels, record, upload
+from click.testing import CliRunner
+from PIL import Image
+from safetensors.numpy import save_file
+from test_generate import PARAMS_YAML, SIZE, _save_models
+
+from fegan import paths
+from fegan.cli import cli
+from fegan.evaluation.judge import FaceClassifier, JudgeConfig, load_judge, probabilities, save_judge
+from fegan.synth.identity import emotion_style, make_actor
+from fegan.synth.voice import synthesize_voice
+
+pytest.importorskip("playwright")
+
+
+def _need_browser() -> None:
+    if chromium() is None:
+        msg = "Chromium not found: the browser tests did not run (apt-get install chromium, or set FEGAN_CHROMIUM)"
+        if os.environ.get("FEGAN_REQUIRE_BROWSER") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A repository-like folder: params.yaml, models/, the faces stage's outputs and one voice."""
+    root = tmp_path_factory.mktemp("demo")
+    (root / "params.yaml").write_text(PARAMS_YAML)
+    (root / "models").mkdir()
+    _save_models(root / "models")
+    torch.manual_seed(0)
+    save_judge(root / paths.EMOTION_JUDGE, FaceClassifier(3, 4).eval(), JudgeConfig(width=4),
+               ["happy", "sad", "angry"])
+    # one real training face per actor 1..4 (a flat colour each: easy to tell apart)
+    faces = np.stack([np.full((3, SIZE, SIZE), 50 * k, np.uint8) for k in range(1, 5)])
+    (root / "data/processed").mkdir(parents=True)
+    (root / "data/interim").mkdir(parents=True)
+    save_file({"faces": faces}, str(root / paths.FACES))
+    pd.DataFrame({"clip_id": [f"c{k}" for k in range(1, 5)], "row": range(4)}).to_parquet(root / paths.FACES_INDEX)
+    pd.DataFrame({"clip_id": [f"c{k}" for k in range(1, 5)], "actor": [1, 2, 3, 4],
+                  "split": "train"}).to_parquet(root / paths.CLIPS)
+    rng = np.random.default_rng(0)
+    voice = synthesize_voice(make_actor(0, 2), emotion_style(1, 1)[1], 1, rng, sample_rate=48000).audio
+    sf.write(root / "speech.wav", voice, 48000, subtype="PCM_16")
+    # the fake microphone plays this on a loop: speech, then a pause
+    sf.write(root / "mic.wav", np.concatenate([voice, np.zeros(24000, np.float32)]), 48000, subtype="PCM_16")
+    sf.write(root / "silent.wav", np.random.default_rng(1).normal(0, 1e-4, 48000), 48000)
+    (root / "garbage.mp3").write_bytes(b"no audio in here" * 64)
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(workspace):
+    _need_browser()
+    with demo_server(workspace, free_port()) as url:
+        yield url
+
+
+def _generated(workspace, *args) -> np.ndarray:
+    out = workspace / "cli.png"
+    r = CliRunner().invoke(cli, ["generate", str(workspace / "speech.wav"), "-o", str(out),
+                                 "--vnet", str(workspace / paths.VNET), "--generator", str(workspace / paths.GENERATOR),
+                                 "--params", str(workspace / "params.yaml"), *args])
+    assert r.exit_code == 0, r.output
+    return np.asarray(Image.open(out).convert("RGB"))
+
+
+def _only_local(page, url: str) -> None:
+    outside = [u for u in page.requests if not u.startswith(url + "/") and not u.startswith("data:")]
+    assert not outside, outside
+    assert any(u.endswith("/api/generate") for u in page.requests)
+
+
+def test_upload_shows_what_generate_draws(workspace, server, tmp_path):
+    with browser() as page:
+        assert upload(page, server, workspace / "speech.wav", n=4, seed=3) == "result"
+        shown = image_pixels(page, "#faces")
+        # the same image as the command gives for the same file and seed: one code path
+        assert np.array_equal(shown, _generated(workspace, "--n", "4", "--seed", "3"))
+        assert shown.shape == (2 * (SIZE + 2) + 2, 2 * (SIZE + 2) + 2, 3) and shown.std() > 5   # not blank
+        speaker = page.inner_text("#speaker-caption")
+        actor = int(speaker.split()[1])
+        assert 1 <= actor <= 4
+        # the nearest speaker's real training face: the flat colour of that actor
+        assert (image_pixels(page, "#speaker-face") == 50 * actor).all()
+        speech = float(page.inner_text("#speech").split(": ")[1].split()[0])
+        assert 1.0 < speech < 4.0
+        # the emotion judge's verdicts on the four faces, as the judge gives them
+        judge, names = load_judge(workspace / paths.EMOTION_JUDGE)
+        faces = np.stack([shown[2 + r * (SIZE + 2):2 + r * (SIZE + 2) + SIZE, 2 + c * (SIZE + 2):2 + c * (SIZE + 2) + SIZE]
+                          for r in range(2) for c in range(2)]).transpose(0, 3, 1, 2)
+        p = probabilities(judge, np.ascontiguousarray(faces))
+        expect = ", ".join(f"{names[k]} {row[k]:.2f}" for row, k in zip(p, p.argmax(1)))
+        assert page.inner_text("#emotion") == f"the emotion judge reads: {expect}"
+        _only_local(page, server)
+        page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
+        assert Image.open(tmp_path / "demo.png").size[0] >= 900
+
+
+def test_microphone_recording(workspace, server):
+    """Chromium's fake microphone plays mic.wav; the page records 4 s, sends webm/opus, shows faces."""
+    with browser(fake_audio=workspace / "mic.wav") as page:
+        assert record(page, server, 4.0, n=1, seed=0) == "result", page.inner_text("#error")
+        shown = image_pixels(page, "#faces")
+        assert shown.shape == (SIZE, SIZE, 3) and shown.std() > 5
+        assert page.inner_text("#rec-status").startswith("recorded ")
+        speech = float(page.inner_text("#speech").split(": ")[1].split()[0])
+        assert speech > 1.0        # the recording carried the voice, not silence
+        _only_local(page, server)
+
+
+@pytest.mark.parametrize("voice, message", [
+    ("silent.wav", "silent.wav: no speech found"),
+    ("garbage.mp3", "garbage.mp3: cannot read audio"),
+])
+def test_bad_recordings_are_one_message_and_the_server_goes_on(workspace, server, voice, message):
+    with browser() as page:
+        assert upload(page, server, workspace / voice) == "error"
+        text = page.inner_text("#error")
+        assert text.startswith(message) and "\n" not in text and "Traceback" not in text
+        assert not page.is_visible("#result")
+        # the same server still draws
+        assert upload(page, server, workspace / "speech.wav") == "result"
+
+
+def test_missing_models_are_a_message_on_the_page(workspace, tmp_path):
+    _need_browser()
+    (tmp_path / "params.yaml").write_text(PARAMS_YAML)
+    with demo_server(tmp_path, free_port()) as url, browser() as page:
+        assert upload(page, url, workspace / "speech.wav") == "error"
+        assert page.inner_text("#error") == \
+            "models/vnet.pt not found: train the models first with `dvc repro` (or `make repro`)"
+
+
+def test_port_in_use_is_one_line(workspace):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        r = CliRunner().invoke(cli, ["demo", "--port", str(s.getsockname()[1])])
+    assert r.exit_code == 2 and r.stderr.startswith("fegan: error: cannot serve on 127.0.0.1:")
+    assert len(r.stderr.splitlines()) == 1
