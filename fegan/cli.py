@@ -115,6 +115,20 @@ def _stage_command(name: str, module: str, summary: str) -> None:
         click.echo(importlib.import_module(module).stage(params))
 
 
+def _model_options(fn):
+    """--vnet, --generator and --params: the trained models and the params they were trained with."""
+    for opt in reversed([
+        click.option("--vnet", default="models/vnet.pt", show_default=True, metavar="FILE",
+                     help="V-net checkpoint (train_vnet)"),
+        click.option("--generator", default="models/generator.pt", show_default=True, metavar="FILE",
+                     help="G-net checkpoint (train_fegan)"),
+        click.option("--params", "params_file", default="params.yaml", show_default=True,
+                     type=click.Path(dir_okay=False), help="the data, vad and features sections the models were "
+                                                           "trained with")]):
+        fn = opt(fn)
+    return fn
+
+
 @cli.command()
 @click.argument("voice")
 @click.option("-o", "--out", "out", default="face.png", show_default=True, metavar="FILE",
@@ -123,12 +137,7 @@ def _stage_command(name: str, module: str, summary: str) -> None:
 @click.option("--seed", default=0, show_default=True, type=int, help="noise seed: the same seed, the same faces")
 @click.option("--separate", is_flag=True,
               help="with --n > 1, write OUT_0.png, OUT_1.png, ... instead of one grid")
-@click.option("--vnet", default="models/vnet.pt", show_default=True, metavar="FILE",
-              help="V-net checkpoint (train_vnet)")
-@click.option("--generator", default="models/generator.pt", show_default=True, metavar="FILE",
-              help="G-net checkpoint (train_fegan)")
-@click.option("--params", "params_file", default="params.yaml", show_default=True, type=click.Path(dir_okay=False),
-              help="the data, vad and features sections the models were trained with")
+@_model_options
 @click.option("-S", "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="override a param, e.g. -S vad.aggressiveness=3 (repeatable)")
 def generate(voice, out, n, seed, separate, vnet, generator, params_file, overrides):
@@ -176,13 +185,9 @@ def generate(voice, out, n, seed, separate, vnet, generator, params_file, overri
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="address to listen on (0.0.0.0: every interface, for other machines of your network)")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--vnet", default="models/vnet.pt", show_default=True, metavar="FILE", help="V-net checkpoint")
-@click.option("--generator", default="models/generator.pt", show_default=True, metavar="FILE",
-              help="G-net checkpoint")
+@_model_options
 @click.option("--judge", default="models/emotion_judge.pt", show_default=True, metavar="FILE",
               help="the evaluate stage's emotion judge (optional: without it the page reads no emotion)")
-@click.option("--params", "params_file", default="params.yaml", show_default=True, type=click.Path(dir_okay=False),
-              help="the data, vad and features sections the models were trained with")
 def demo(host, port, vnet, generator, judge, params_file):
     """Serve a page where you speak (or upload a recording) and see the face.
 

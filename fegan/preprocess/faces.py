@@ -244,7 +244,7 @@ def _faces_run(run: tuple[list, tuple[int, int, int, int] | None]) -> list:
     jobs, reference = run
     near, out = (dlib.rectangle(*reference) if reference else None), []
     for job in jobs:
-        done = Guard(lambda j: _faces_one(j, near))(job)
+        done = Guard(_faces_one)(job, near)
         if isinstance(done, Unforeseen):
             out.append(done)
             continue

@@ -46,9 +46,9 @@ class Guard:
     def __init__(self, fn: Callable[[Any], Any]):
         self.fn = fn
 
-    def __call__(self, job: Any) -> Any:
+    def __call__(self, job: Any, *args: Any) -> Any:
         try:
-            return self.fn(job)
+            return self.fn(job, *args)
         except Exception as e:          # noqa: BLE001 - the point: whatever it is, one clip's
             return Unforeseen(reason_of(e), traceback.format_exc())
 
