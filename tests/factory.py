@@ -8,10 +8,11 @@ import numpy as np
 
 
 def write_clip(path: Path, frames: list[np.ndarray] | None, audio: np.ndarray | None,
-               fps: int = 30, sample_rate: int = 48000) -> Path:
-    """An mp4 with the given RGB frames and/or mono float audio (either may be None)."""
+               fps: int = 30, sample_rate: int = 48000, fmt: str = "mp4") -> Path:
+    """An mp4 (or another of FFmpeg's muxers, ``fmt``: "ipod" writes .m4a) with the given RGB
+    frames and/or mono float audio (either may be None)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", format="mp4") as out:
+    with av.open(str(path), "w", format=fmt) as out:
         vs = aus = None
         if frames is not None:
             vs = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})

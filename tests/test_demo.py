@@ -18,6 +18,7 @@ import soundfile as sf
 import torch
 from browser import browser, chromium, demo_server, free_port, image_pixels, record, upload
 from click.testing import CliRunner
+from factory import write_clip
 from PIL import Image
 from safetensors.numpy import save_file
 from test_generate import PARAMS_YAML, SIZE, _save_models
@@ -63,6 +64,9 @@ def workspace(tmp_path_factory):
     # the fake microphone plays this on a loop: speech, then a pause
     sf.write(root / "mic.wav", np.concatenate([voice, np.zeros(24000, np.float32)]), 48000, subtype="PCM_16")
     sf.write(root / "silent.wav", np.random.default_rng(1).normal(0, 1e-4, 48000), 48000)
+    loud = np.flatnonzero(np.abs(voice) > 0.05)[0]
+    sf.write(root / "short.wav", voice[loud:loud + 4800], 48000)          # 0.1 s of a vowel
+    write_clip(root / "speech.m4a", None, voice, sample_rate=48000, fmt="ipod")   # AAC in an m4a
     (root / "garbage.mp3").write_bytes(b"no audio in here" * 64)
     return root
 
@@ -74,9 +78,9 @@ def server(workspace):
         yield url
 
 
-def _generated(workspace, *args) -> np.ndarray:
+def _generated(workspace, *args, voice: str = "speech.wav") -> np.ndarray:
     out = workspace / "cli.png"
-    r = CliRunner().invoke(cli, ["generate", str(workspace / "speech.wav"), "-o", str(out),
+    r = CliRunner().invoke(cli, ["generate", str(workspace / voice), "-o", str(out),
                                  "--vnet", str(workspace / paths.VNET), "--generator", str(workspace / paths.GENERATOR),
                                  "--params", str(workspace / "params.yaml"), *args])
     assert r.exit_code == 0, r.output
@@ -127,8 +131,16 @@ def test_microphone_recording(workspace, server):
         _only_local(page, server)
 
 
+def test_m4a_upload(workspace, server):
+    with browser() as page:
+        assert upload(page, server, workspace / "speech.m4a", n=1, seed=5) == "result"
+        assert np.array_equal(image_pixels(page, "#faces"),
+                              _generated(workspace, "--seed", "5", voice="speech.m4a"))
+
+
 @pytest.mark.parametrize("voice, message", [
     ("silent.wav", "silent.wav: no speech found"),
+    ("short.wav", "short.wav: only 0."),
     ("garbage.mp3", "garbage.mp3: cannot read audio"),
 ])
 def test_bad_recordings_are_one_message_and_the_server_goes_on(workspace, server, voice, message):
