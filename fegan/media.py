@@ -66,7 +66,7 @@ def _square_width(stream) -> int | None:
 
 def display_size(stream) -> tuple[int, int]:
     """(width, height) of the picture as shown: square pixels, before any rotation
-    (a rotation is per frame: ``upright``)."""
+    (a rotation is per frame: ``upright_rgb``)."""
     return _square_width(stream) or stream.codec_context.width, stream.codec_context.height
 
 

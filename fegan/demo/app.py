@@ -28,6 +28,7 @@ from .. import paths
 from ..errors import FeganError
 from ..inference import faces_from_voice, grid, load_generator, load_vnet
 from ..params import load_params
+from ..preprocess.guard import reason_of
 
 PAGE = Path(__file__).with_name("page.html")
 MAX_UPLOAD_BYTES = 64 << 20          # a minute of 48 kHz stereo PCM is 11 MB; video tracks are larger
@@ -169,8 +170,7 @@ def create_app(ws: Workspace | None = None):
             return JSONResponse({"error": str(e)}, status_code=400)
         except Exception as e:        # noqa: BLE001 - one line on the page, the server goes on
             traceback.print_exc()
-            first = next((ln for ln in str(e).splitlines() if ln.strip()), "")
-            return JSONResponse({"error": f"unexpected {type(e).__name__}: {first}"[:300]}, status_code=500)
+            return JSONResponse({"error": reason_of(e)}, status_code=500)
 
     return Starlette(routes=[Route("/", index), Route("/favicon.ico", favicon),
                              Route("/api/generate", generate, methods=["POST"])])
