@@ -166,7 +166,7 @@ def _run(name: str, i: int, with_is: bool = False, conds=None) -> Run:
 def _tables(text: str) -> dict[str, list[list[str]]]:
     out, current = {}, None
     for line in text.splitlines():
-        m = re.match(r"## (Table \d)", line)
+        m = re.match(r"## (Table \d|Per seed)", line)
         if m:
             current = out.setdefault(m.group(1), [])
         elif current is not None and line.startswith("|") and not line.startswith("|---"):
@@ -294,6 +294,11 @@ def test_seeded_runs_are_grouped_and_rendered_as_mean_and_spread():
     t5 = {r[0]: r for r in _tables(text)["Table 5"]}
     assert t5["AC-GANs [14]"][4] == "51.00 ± 1.00"
     assert "mean ± standard deviation over the training seeds" in text
+    per_seed = _tables(text)["Per seed"][1:]                # after its header row
+    assert [r[0] for r in per_seed] == ["`paper-acgan-s0`", "`paper-acgan-s1`", "`paper-acgan-s2`"]
+    assert [r[2] for r in per_seed] == ["10.12", "11.12", "12.12"]
+    assert [r[4] for r in per_seed] == ["50.00", "51.00", "52.00"]
+    assert "## Per seed" not in render({n: _run(n, i) for i, n in enumerate(EXPERIMENTS)})
 
 
 @pytest.mark.slow
