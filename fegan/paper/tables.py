@@ -152,7 +152,8 @@ def _header(runs: dict[str, Run]) -> tuple[str, str]:
         seeds = sorted({x.seed for r in done for x in r.finished if x.seed is not None})
         lines += ["", f"Each cell is the mean ± standard deviation over the training seeds that finished "
                   f"({'/'.join(map(str, counts))} per experiment; `train.seed` {', '.join(map(str, seeds))}); "
-                  "the data, V-net, judges and evaluation noise are the same for every seed."]
+                  "the data, V-net, the judges' settings and the evaluation noise are the same for every seed "
+                  "(each run retrains its judges: see Per seed)."]
     # runs that differ from the reference in anything but the keys the experiments vary
     ref_flat = _flat(p)
     diffs = []
