@@ -13,6 +13,9 @@ Why these values (paper 4.1 and 3.2):
   3 frames each: ~3240 faces, ~50 batches of 64 per epoch, so 20000 iterations are ~400
   epochs, the order DCGAN-style models need on a few thousand 128x128 images (about 1.5-3 h
   on one recent GPU at width 1.0; checkpoints every 1000 resume a killed run);
+- ``train.lr`` 0.0002: the paper's Adam learning rate. The synthetic default doubles it: its
+  10000 steps at 32x32 are a short run, and at 0.0002 three seeds ended at FID 244-308 with
+  their faces still speckled; at 0.0004, 162-248 (docs/training.md, "The learning rate");
 - ``vnet.epochs`` 300: the paper halves V-net's learning rate "every 100 epochs", so it trains
   for several hundred (the synthetic default stops at 150);
 - ``evaluate.identity.steps`` and ``evaluate.emotion.steps`` 3000: the judges are fitted by
@@ -53,6 +56,7 @@ _PAPER_SCALE = {
     "faces.image_size": 128,
     "model.width": 1.0,
     "train.iterations": 20000,
+    "train.lr": 0.0002,
     "train.checkpoint_every": 1000,
     "train.sample_every": 1000,
     "vnet.epochs": 300,
@@ -65,7 +69,7 @@ PROFILES: dict[str, Profile] = {
     "synthetic": Profile(
         "the embedded synthetic dataset at CPU scale (params.yaml as shipped)",
         {"data.format": "ravdess", RAW_DIR: "data/raw/synthetic", "faces.image_size": 32, "faces.downscale": 2,
-         "model.width": 0.25, "train.iterations": 10000, "train.checkpoint_every": 1000, "train.sample_every": 1000,
+         "model.width": 0.25, "train.iterations": 10000, "train.lr": 0.0004, "train.checkpoint_every": 1000, "train.sample_every": 1000,
          "vnet.epochs": 150, "evaluate.identity.steps": 300, "evaluate.emotion.steps": 1000, "device": "auto"}),
     "ravdess-paper": Profile(
         "RAVDESS (Video_Speech_Actor_XX folders) at the paper's scale: 128x128, full width, GPU",
