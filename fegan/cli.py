@@ -223,7 +223,8 @@ def demo(host, port, vnet, generator, judge, params_file):
 @click.option("--force", is_flag=True, help="with --queue/--run: remove and rerun experiments already done")
 @click.option("--dry-run", is_flag=True, help="with --queue/--run: print the dvc commands, run nothing")
 @click.option("-A", "--all-commits", is_flag=True,
-              help="read experiments of every commit (the newest of each name), not only HEAD's")
+              help="read experiments of every commit (the newest of each name made with today's "
+                   "params.yaml), not only HEAD's")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False), metavar="FILE",
               help="write the markdown here instead of stdout")
 @click.option("--seeds", metavar="N[,N]",
@@ -242,6 +243,7 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
 
     from .io import atomic_path
     from .paper import runs, tables
+    from .params import load_params
 
     names = runs.select(only)
     if (force or dry_run or seeds) and not (queue_ or run_):
@@ -258,7 +260,13 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
             return
         if not run_:
             return
-    text = tables.render(runs.collect(".", all_commits=all_commits))
+    # several commits: only runs made with today's params.yaml (the compared keys and seed aside)
+    left_out: list[str] = []
+    like = load_params() if all_commits else None
+    text = tables.render(runs.collect(".", all_commits=all_commits, like=like, left_out=left_out), left_out)
+    if left_out:
+        click.echo(f"left out {len(left_out)} runs made with other settings than params.yaml (listed in the tables)",
+                   err=True)
     if out:
         with atomic_path(out, suffix=".md") as tmp:
             tmp.write_text(text)

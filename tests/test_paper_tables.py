@@ -8,6 +8,7 @@ not run, and paper-no_d2 and paper-bogus queued with a failing setting and run.
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shutil
@@ -109,6 +110,24 @@ def test_parse_real_dvc_exp_show_json():
     assert runs["mfcc"].params["features"]["kind"] == "mfcc"
     assert not runs["no_d2"].done and runs["no_d2"].eval == {}        # a failed run's stale metrics are ignored
     assert not runs["cgan"].done
+
+
+def test_runs_of_other_settings_are_left_out_when_asked():
+    payload = json.loads((DATA / "exp_show.json").read_text())
+    runs = parse_exp_show(payload)
+    like = copy.deepcopy(runs["acgan"].params)
+    like["model"]["variant"], like["features"]["kind"] = "fegan", "fbank"     # the pinned keys may differ
+    left: list[str] = []
+    same = parse_exp_show(payload, like=like, left_out=left)
+    assert {n for n, r in same.items() if r.done} == {n for n, r in runs.items() if r.done} and left == []
+    like["train"]["lr"] = 0.0004                                              # a newer default
+    left = []
+    other = parse_exp_show(payload, like=like, left_out=left)
+    assert not any(r.done for r in other.values())
+    assert len(left) == 3 and all("train.lr 0.0002 not 0.0004" in x for x in left), left
+    assert any(x.startswith("paper-acgan (") for x in left)
+    text = render(other, left)
+    assert "Left out: 3 finished runs" in text and "train.lr 0.0002 not 0.0004" in text
 
 
 def test_collect_runs_dvc_exp_show_and_reports_its_failure(monkeypatch):
@@ -251,7 +270,7 @@ def test_render_names_other_datasets_and_flags_runs_with_other_settings():
 # --- the command -------------------------------------------------------------------------------
 
 def test_cli_renders_to_a_file_and_checks_its_flags(tmp_path, monkeypatch):
-    monkeypatch.setattr(R, "collect", lambda repo=".", all_commits=False: {
+    monkeypatch.setattr(R, "collect", lambda repo=".", all_commits=False, like=None, left_out=None: {
         n: _run(n, i) for i, n in enumerate(EXPERIMENTS)})
     runner = CliRunner()
     res = runner.invoke(cli, ["paper-tables", "-o", str(tmp_path / "t.md")])

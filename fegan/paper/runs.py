@@ -361,7 +361,28 @@ def _file_data(section: dict | None, path: str) -> dict:
     return dict(entry.get("data") or {})
 
 
-def parse_exp_show(payload: list[dict]) -> dict[str, Run]:
+def flat_params(d: dict | None, prefix: str = "") -> dict[str, Any]:
+    """Nested params -> ``{"section.key": value}``."""
+    out = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, dict):
+            out.update(flat_params(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def other_settings(run: Run, like: dict) -> list[str]:
+    """The params keys in which ``run`` differs from ``like`` (a params.yaml), beyond what its
+    experiment varies (the pinned keys, its own overrides, the seed)."""
+    mine = flat_params(run.params)
+    ref = flat_params(like)
+    varied = {*PINNED, SEED_KEY, *(item.partition("=")[0] for item in EXPERIMENTS.get(run.name, []))}
+    return sorted(k for k in set(mine) | set(ref) if k not in varied and mine.get(k) != ref.get(k))
+
+
+def parse_exp_show(payload: list[dict], like: dict | None = None,
+                   left_out: list[str] | None = None) -> dict[str, Run]:
     """``dvc exp show --json`` (DVC 3.x: a list of rows, the workspace first, then baseline
     commits each with ``experiments``: ``{name, executor: {state} | null, revs: [{rev, name,
     data: {timestamp, params, metrics}, error}]}``) -> name -> Run for ``paper-*`` experiments.
@@ -370,7 +391,12 @@ def parse_exp_show(payload: list[dict]) -> dict[str, Run]:
     "running", "success" or "failed" (a failed one carries its baseline's metrics, ignored).
     With several baselines (``-A``) or the same name twice the newest finished one wins.
     Seeded runs (``paper-<name>-s<seed>``) of one experiment are grouped: the lowest seed is
-    the Run, the others its ``replicas``; where seeded runs exist an unseeded one is left out."""
+    the Run, the others its ``replicas``; where seeded runs exist an unseeded one is left out.
+
+    ``like`` (a params.yaml): finished runs whose params differ from it in more than their
+    experiment varies are left out, so the tables of several commits (``-A``) do not mix runs
+    of other settings (an older default's learning rate, say); each is described in
+    ``left_out``, when given."""
     runs: dict[tuple[str, int | None], Run] = {}
     order = {"success": 3, "running": 2, "queued": 1, "failed": 0}
     for row in payload or []:
@@ -393,6 +419,14 @@ def parse_exp_show(payload: list[dict]) -> dict[str, Run]:
                           params=dict(_file_data(data.get("params"), "params.yaml")))
                 if state == "success":
                     run.eval, run.robustness = _file_data(metrics, EVAL), _file_data(metrics, ROBUSTNESS)
+                    keys = other_settings(run, like) if like is not None else []
+                    if keys:
+                        if left_out is not None:
+                            f, ref = flat_params(run.params), flat_params(like)
+                            left_out.append(f"{rev.get('name') or exp.get('name')} ({(base or '?')[:7]}: " + ", ".join(
+                                f"{k} {f.get(k)!r} not {ref.get(k)!r}" for k in keys[:3]) +
+                                (", ..." if len(keys) > 3 else "") + ")")
+                        continue
                 old = runs.get(parsed)
                 if old is None or (order.get(run.state, 0), run.timestamp or "") > \
                         (order.get(old.state, 0), old.timestamp or ""):
@@ -407,8 +441,10 @@ def parse_exp_show(payload: list[dict]) -> dict[str, Run]:
     return out
 
 
-def collect(repo: str | Path = ".", all_commits: bool = False) -> dict[str, Run]:
-    """The paper experiments of the HEAD commit (``all_commits``: of any commit, newest first)."""
+def collect(repo: str | Path = ".", all_commits: bool = False, like: dict | None = None,
+            left_out: list[str] | None = None) -> dict[str, Run]:
+    """The paper experiments of the HEAD commit (``all_commits``: of any commit, newest first);
+    ``like`` and ``left_out`` as in ``parse_exp_show``."""
     args = ["dvc", "exp", "show", "--json", *(["--all-commits"] if all_commits else [])]
     p = _call(args, Path(repo), capture=True)
     if p.returncode != 0:
@@ -417,4 +453,4 @@ def collect(repo: str | Path = ".", all_commits: bool = False) -> dict[str, Run]
         payload = json.loads(p.stdout)
     except json.JSONDecodeError:
         raise FeganError(f"`{shlex.join(args)}` printed no JSON: {_last_line(p.stdout)}") from None
-    return parse_exp_show(payload)
+    return parse_exp_show(payload, like, left_out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import numbers as paper
-from .runs import BASELINE, EXPERIMENTS, PINNED, PREFIX, SEED_KEY, Run, exp_name
+from .runs import BASELINE, EXPERIMENTS, PINNED, PREFIX, SEED_KEY, Run, exp_name, flat_params
 
 # Table 3's trap: the paper calls its levels SNRs (1, 5, 10, 25 dB) and says faces blur as the
 # noise grows, yet its FID worsens from 1 to 25, as if the numbers were noise levels. Our babble
@@ -66,16 +66,6 @@ def _num(v: Any, digits: int = 2, scale: float = 1.0) -> str | None:
 
 def _paper(v: float | None) -> str:
     return DASH if v is None else f"{v:.2f}"
-
-
-def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for k, v in (d or {}).items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def dataset_name(params: dict) -> str:
@@ -155,12 +145,12 @@ def _header(runs: dict[str, Run]) -> tuple[str, str]:
                   "the data, V-net, the judges' settings and the evaluation noise are the same for every seed "
                   "(each run retrains its judges: see Per seed)."]
     # runs that differ from the reference in anything but the keys the experiments vary
-    ref_flat = _flat(p)
+    ref_flat = flat_params(p)
     diffs = []
     for r in done:
         if r is ref:
             continue
-        f = _flat(r.params)
+        f = flat_params(r.params)
         keys = sorted(k for k in set(f) | set(ref_flat)
                       if k not in PINNED and k != SEED_KEY and f.get(k) != ref_flat.get(k))
         if keys:
@@ -203,13 +193,18 @@ def _missing(runs: dict[str, Run]) -> str:
     return "\n\n".join(out)
 
 
-def render(runs: dict[str, Run]) -> str:
-    """Four markdown tables laid out like the paper's Tables 2-5, ours and the paper's side by side."""
+def render(runs: dict[str, Run], left_out: list[str] | None = None) -> str:
+    """Four markdown tables laid out like the paper's Tables 2-5, ours and the paper's side by side.
+
+    ``left_out``: finished runs not used because their settings are not params.yaml's (``collect``)."""
     notes = _Notes()
     cells = _Cells(runs, notes)
     head, ds = _header(runs)
     ours = f"ours ({ds})"
     parts = [head]
+    if left_out:
+        parts.append(f"Left out: {len(left_out)} finished runs whose settings are not today's params.yaml "
+                     f"beyond what their experiment varies: " + "; ".join(left_out) + ".")
     missing = _missing(runs)
     if missing:
         parts.append(missing)
