@@ -203,8 +203,10 @@ def render(runs: dict[str, Run], left_out: list[str] | None = None) -> str:
     ours = f"ours ({ds})"
     parts = [head]
     if left_out:
-        parts.append(f"Left out: {len(left_out)} finished runs whose settings are not today's params.yaml "
-                     f"beyond what their experiment varies: " + "; ".join(left_out) + ".")
+        n = len(left_out)
+        parts.append(f"Left out: {n} finished run{'s' if n > 1 else ''} whose settings are not today's "
+                     f"params.yaml beyond what {'their experiments vary' if n > 1 else 'its experiment varies'}: "
+                     + "; ".join(left_out) + ".")
     missing = _missing(runs)
     if missing:
         parts.append(missing)
