@@ -39,7 +39,6 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from fegan.evaluation.judge import predict                      # noqa: F401  (judges' import path)
     from fegan.evaluation.stage import EvalConfig, Judges, generate
     from fegan.models.config import GANConfig
     from fegan.params import build_config, load_params
