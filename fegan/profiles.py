@@ -15,7 +15,7 @@ Why these values (paper 4.1 and 3.2):
   on one recent GPU at width 1.0; checkpoints every 1000 resume a killed run);
 - ``train.lr`` 0.0002: the paper's Adam learning rate. The synthetic default doubles it: its
   10000 steps at 32x32 are a short run, and at 0.0002 three seeds ended at FID 244-308 with
-  their faces still speckled; at 0.0004, 162-248 (docs/training.md, "The learning rate");
+  their faces still speckled; at 0.0004, 169-259 (docs/training.md, "The learning rate");
 - ``vnet.epochs`` 300: the paper halves V-net's learning rate "every 100 epochs", so it trains
   for several hundred (the synthetic default stops at 150);
 - ``evaluate.identity.steps`` and ``evaluate.emotion.steps`` 3000: the judges are fitted by

@@ -372,13 +372,13 @@ def flat_params(d: dict | None, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def other_settings(run: Run, like: dict) -> list[str]:
-    """The params keys in which ``run`` differs from ``like`` (a params.yaml), beyond what its
-    experiment varies (the pinned keys, its own overrides, the seed)."""
-    mine = flat_params(run.params)
-    ref = flat_params(like)
+def other_settings(run: Run, like: dict) -> dict[str, tuple[Any, Any]]:
+    """``{key: (run's value, like's value)}`` for the params in which ``run`` differs from ``like``
+    (a params.yaml), beyond what its experiment varies (the pinned keys, its own overrides, the seed)."""
+    mine, ref = flat_params(run.params), flat_params(like)
     varied = {*PINNED, SEED_KEY, *(item.partition("=")[0] for item in EXPERIMENTS.get(run.name, []))}
-    return sorted(k for k in set(mine) | set(ref) if k not in varied and mine.get(k) != ref.get(k))
+    return {k: (mine.get(k), ref.get(k)) for k in sorted(set(mine) | set(ref))
+            if k not in varied and mine.get(k) != ref.get(k)}
 
 
 def parse_exp_show(payload: list[dict], like: dict | None = None,
@@ -419,13 +419,12 @@ def parse_exp_show(payload: list[dict], like: dict | None = None,
                           params=dict(_file_data(data.get("params"), "params.yaml")))
                 if state == "success":
                     run.eval, run.robustness = _file_data(metrics, EVAL), _file_data(metrics, ROBUSTNESS)
-                    keys = other_settings(run, like) if like is not None else []
-                    if keys:
+                    other = other_settings(run, like) if like is not None else {}
+                    if other:
                         if left_out is not None:
-                            f, ref = flat_params(run.params), flat_params(like)
-                            left_out.append(f"{rev.get('name') or exp.get('name')} ({(base or '?')[:7]}: " + ", ".join(
-                                f"{k} {f.get(k)!r} not {ref.get(k)!r}" for k in keys[:3]) +
-                                (", ..." if len(keys) > 3 else "") + ")")
+                            shown = ", ".join(f"{k} {a!r} not {b!r}" for k, (a, b) in list(other.items())[:3])
+                            left_out.append(f"{rev.get('name') or exp.get('name')} ({(base or '?')[:7]}: {shown}"
+                                            f"{', ...' if len(other) > 3 else ''})")
                         continue
                 old = runs.get(parsed)
                 if old is None or (order.get(run.state, 0), run.timestamp or "") > \
