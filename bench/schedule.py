@@ -15,7 +15,6 @@ JSON line per (step, average) and writes them all to ``--out``.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -44,8 +43,8 @@ def main() -> None:
     from fegan.params import build_config, load_params
     from fegan.training import checkpoint
     from fegan.training.data import Labels, usable_clips
-    from fegan.training.ema import EMA, recalibrate
-    from fegan.training.gan import GANTrainConfig, build, train_step
+    from fegan.training.ema import EMA
+    from fegan.training.gan import GANTrainConfig, build, export_generator, train_step
     from fegan.training.stages import gan_data
     from fegan import paths
 
@@ -93,7 +92,7 @@ def main() -> None:
             continue
         # every average at the last step; along the way only the first (the one the loop exports)
         for half_life, ema in list(emas.items())[: None if done == tcfg.iterations else 1]:
-            g = recalibrate(copy.deepcopy(ema.g), train.voice_ev, tcfg.seed)
+            g = export_generator(model, ema, train.voice_ev, tcfg.seed)     # what train_fegan exports
             fake = generate(g, test.voice_ev, n, ecfg.seed, device, ecfg.batch_size)
             scores, _, _, _ = judges.score(fake, id_true, emo_true, real_feats, descriptor=0)
             row = {"seed": args.seed, "lr_decay": args.lr_decay, "set": args.set, "step": done,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import numbers as paper
-from .runs import BASELINE, EXPERIMENTS, PINNED, PREFIX, SEED_KEY, Run, exp_name, flat_params
+from .runs import BASELINE, EXPERIMENTS, PREFIX, Run, exp_name, other_settings
 
 # Table 3's trap: the paper calls its levels SNRs (1, 5, 10, 25 dB) and says faces blur as the
 # noise grows, yet its FID worsens from 1 to 25, as if the numbers were noise levels. Our babble
@@ -145,17 +145,12 @@ def _header(runs: dict[str, Run]) -> tuple[str, str]:
                   "the data, V-net, the judges' settings and the evaluation noise are the same for every seed "
                   "(each run retrains its judges: see Per seed)."]
     # runs that differ from the reference in anything but the keys the experiments vary
-    ref_flat = flat_params(p)
     diffs = []
     for r in done:
-        if r is ref:
-            continue
-        f = flat_params(r.params)
-        keys = sorted(k for k in set(f) | set(ref_flat)
-                      if k not in PINNED and k != SEED_KEY and f.get(k) != ref_flat.get(k))
-        if keys:
-            diffs.append(f"`{PREFIX}{r.name}` ({', '.join(f'{k} {f.get(k)!r}' for k in keys[:4])}"
-                         f"{', ...' if len(keys) > 4 else ''})")
+        other = other_settings(r, p) if r is not ref else {}
+        if other:
+            diffs.append(f"`{PREFIX}{r.name}` ({', '.join(f'{k} {a!r}' for k, (a, _) in list(other.items())[:4])}"
+                         f"{', ...' if len(other) > 4 else ''})")
     if diffs:
         lines += ["", f"Note: these runs differ from `{PREFIX}{ref.name}` in more than the compared setting: "
                   + "; ".join(diffs) + "."]
