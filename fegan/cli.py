@@ -230,7 +230,12 @@ def demo(host, port, vnet, generator, judge, params_file):
 @click.option("--seeds", metavar="N[,N]",
               help="with --queue/--run: each experiment once per training seed (paper-NAME-sN, -S train.seed=N); "
                    "the tables print mean ± standard deviation over the seeds that finished")
-def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out, seeds):
+@click.option("--ledger", "ledger_file", type=click.Path(dir_okay=False), default="reports/paper_runs.json",
+              show_default=True, metavar="FILE",
+              help="the committed record of finished runs, read beside the live experiments (missing: none)")
+@click.option("--record", is_flag=True,
+              help="add the finished runs the tables use to the ledger, so a fresh clone renders them too")
+def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out, seeds, ledger_file, record):
     """The paper's Tables 2-5 from DVC experiments `paper-*`, ours beside the paper's numbers.
 
     Without flags, reads the finished experiments of this commit (`dvc exp show`) and prints
@@ -242,7 +247,7 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
     import shlex
 
     from .io import atomic_path
-    from .paper import runs, tables
+    from .paper import ledger, runs, tables
     from .params import load_params
 
     names = runs.select(only)
@@ -260,10 +265,16 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
             return
         if not run_:
             return
-    # several commits: only runs made with today's params.yaml (the compared keys and seed aside)
+    # several commits (-A, or the ledger's runs): only runs made with today's params.yaml (the
+    # compared keys and seed aside)
+    recorded = ledger.load(ledger_file)
     left_out: list[str] = []
-    like = load_params() if all_commits else None
-    text = tables.render(runs.collect(".", all_commits=all_commits, like=like, left_out=left_out), left_out)
+    like = load_params() if all_commits or recorded else None
+    found = runs.collect(".", all_commits=all_commits, like=like, left_out=left_out, extra=recorded)
+    text = tables.render(found, left_out)
+    if record:
+        added = ledger.record(found.values(), ledger_file)
+        click.echo(f"recorded {added} new run(s) in {ledger_file}", err=True)
     if left_out:
         click.echo(f"left out {len(left_out)} runs made with other settings than params.yaml (listed in the tables)",
                    err=True)

@@ -130,6 +130,64 @@ def test_runs_of_other_settings_are_left_out_when_asked():
     assert "Left out: 3 finished runs" in text and "train.lr 0.0002 not 0.0004" in text
 
 
+def test_the_ledger_keeps_finished_runs_for_a_fresh_clone(tmp_path):
+    from fegan.paper import ledger
+
+    payload = json.loads((DATA / "exp_show.json").read_text())
+    live = parse_exp_show(payload)
+    path = tmp_path / "reports" / "paper_runs.json"
+    assert ledger.load(path) == [] and ledger.record(live.values(), path) == 3      # mfcc, no_c1, acgan
+    assert ledger.record(live.values(), path) == 0                                 # the same revisions again
+    saved = ledger.load(path)
+    assert [R.exp_name(r.name, r.seed) for r in saved] == ["paper-acgan", "paper-mfcc", "paper-no_c1"]
+    # without any experiment refs (a fresh clone) the ledger alone gives the same finished runs
+    alone = parse_exp_show([], extra=saved)
+    for n, r in live.items():
+        assert alone[n].done == r.done
+        if r.done:
+            assert (alone[n].eval, alone[n].robustness, alone[n].params, alone[n].rev) == \
+                (r.eval, r.robustness, r.params, r.rev)
+    # beside the live refs a recorded run is not counted twice, and the settings filter applies to it
+    both = parse_exp_show(payload, extra=saved)
+    assert {n: (r.rev, len(r.replicas)) for n, r in both.items()} == {n: (r.rev, 0) for n, r in live.items()}
+    like = copy.deepcopy(live["acgan"].params)
+    like["model"]["variant"], like["features"]["kind"] = "fegan", "fbank"
+    like["train"]["lr"] = 0.0004
+    left: list[str] = []
+    assert not any(r.done for r in parse_exp_show(payload, like=like, left_out=left, extra=saved).values())
+    assert len(left) == 3                                                          # each revision once
+    path.write_text('{"runs": [{"experiment": "paper-bogus", "rev": "x", "eval": {}}]}')
+    with pytest.raises(FeganError, match="entry 0 is not a finished paper-\\* run"):
+        ledger.load(path)
+    path.write_text("not json")
+    with pytest.raises(FeganError, match="not a paper-runs ledger"):
+        ledger.load(path)
+
+
+def test_cli_records_runs_and_renders_them_without_the_refs(tmp_path, monkeypatch):
+    import subprocess
+
+    payload = (DATA / "exp_show.json").read_text()
+    like = copy.deepcopy(parse_exp_show(json.loads(payload))["acgan"].params)
+    like["model"]["variant"], like["features"]["kind"] = "fegan", "fbank"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(like))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(R, "_call", lambda args, cwd, capture: subprocess.CompletedProcess(args, 0, payload, ""))
+    runner = CliRunner()
+    res = runner.invoke(cli, ["paper-tables", "--record", "-o", "live.md"])
+    assert res.exit_code == 0 and "recorded 3 new run(s) in reports/paper_runs.json" in res.output, res.output
+    # a fresh clone: no experiments at all, the committed ledger only
+    monkeypatch.setattr(R, "_call", lambda args, cwd, capture: subprocess.CompletedProcess(args, 0, "[]", ""))
+    res = runner.invoke(cli, ["paper-tables", "-o", "clone.md"])
+    assert res.exit_code == 0, res.output
+    live, clone = Path("live.md").read_text(), Path("clone.md").read_text()
+    acgan = [ln for ln in live.splitlines() if ln.startswith("| AC-GANs")]
+    assert acgan and all(ln in clone.splitlines() for ln in acgan)
+    assert re.search(r"\| AC-GANs \[14\] \| \d+\.\d\d \|", clone)
+    res = runner.invoke(cli, ["paper-tables", "--ledger", "live.md"])
+    assert res.exit_code == 2 and res.output.startswith("fegan: error: live.md: not a paper-runs ledger")
+
+
 def test_collect_runs_dvc_exp_show_and_reports_its_failure(monkeypatch):
     import subprocess
 
@@ -270,7 +328,8 @@ def test_render_names_other_datasets_and_flags_runs_with_other_settings():
 # --- the command -------------------------------------------------------------------------------
 
 def test_cli_renders_to_a_file_and_checks_its_flags(tmp_path, monkeypatch):
-    monkeypatch.setattr(R, "collect", lambda repo=".", all_commits=False, like=None, left_out=None: {
+    monkeypatch.chdir(tmp_path)                         # no ledger here
+    monkeypatch.setattr(R, "collect", lambda repo=".", all_commits=False, like=None, left_out=None, extra=(): {
         n: _run(n, i) for i, n in enumerate(EXPERIMENTS)})
     runner = CliRunner()
     res = runner.invoke(cli, ["paper-tables", "-o", str(tmp_path / "t.md")])

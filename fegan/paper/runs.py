@@ -381,24 +381,14 @@ def other_settings(run: Run, like: dict) -> dict[str, tuple[Any, Any]]:
             if k not in varied and mine.get(k) != ref.get(k)}
 
 
-def parse_exp_show(payload: list[dict], like: dict | None = None,
-                   left_out: list[str] | None = None) -> dict[str, Run]:
+def runs_of_exp_show(payload: list[dict]) -> list[Run]:
     """``dvc exp show --json`` (DVC 3.x: a list of rows, the workspace first, then baseline
     commits each with ``experiments``: ``{name, executor: {state} | null, revs: [{rev, name,
-    data: {timestamp, params, metrics}, error}]}``) -> name -> Run for ``paper-*`` experiments.
+    data: {timestamp, params, metrics}, error}]}``) -> one Run per ``paper-*`` experiment revision.
 
     An experiment run in the workspace has ``executor`` null (done); a queued one "queued",
-    "running", "success" or "failed" (a failed one carries its baseline's metrics, ignored).
-    With several baselines (``-A``) or the same name twice the newest finished one wins.
-    Seeded runs (``paper-<name>-s<seed>``) of one experiment are grouped: the lowest seed is
-    the Run, the others its ``replicas``; where seeded runs exist an unseeded one is left out.
-
-    ``like`` (a params.yaml): finished runs whose params differ from it in more than their
-    experiment varies are left out, so the tables of several commits (``-A``) do not mix runs
-    of other settings (an older default's learning rate, say); each is described in
-    ``left_out``, when given."""
-    runs: dict[tuple[str, int | None], Run] = {}
-    order = {"success": 3, "running": 2, "queued": 1, "failed": 0}
+    "running", "success" or "failed" (a failed one carries its baseline's metrics, ignored)."""
+    out = []
     for row in payload or []:
         if row.get("rev") == "workspace":
             continue
@@ -419,31 +409,61 @@ def parse_exp_show(payload: list[dict], like: dict | None = None,
                           params=dict(_file_data(data.get("params"), "params.yaml")))
                 if state == "success":
                     run.eval, run.robustness = _file_data(metrics, EVAL), _file_data(metrics, ROBUSTNESS)
-                    other = other_settings(run, like) if like is not None else {}
-                    if other:
-                        if left_out is not None:
-                            shown = ", ".join(f"{k} {a!r} not {b!r}" for k, (a, b) in list(other.items())[:3])
-                            left_out.append(f"{rev.get('name') or exp.get('name')} ({(base or '?')[:7]}: {shown}"
-                                            f"{', ...' if len(other) > 3 else ''})")
-                        continue
-                old = runs.get(parsed)
-                if old is None or (order.get(run.state, 0), run.timestamp or "") > \
-                        (order.get(old.state, 0), old.timestamp or ""):
-                    runs[parsed] = run
+                out.append(run)
+    return out
+
+
+def group(candidates: Iterable[Run], like: dict | None = None,
+          left_out: list[str] | None = None) -> dict[str, Run]:
+    """Runs (of ``dvc exp show`` and of a ledger) -> name -> Run, one per experiment.
+
+    With several baselines (``-A``) or the same name twice the newest finished one wins.
+    Seeded runs (``paper-<name>-s<seed>``) of one experiment are grouped: the lowest seed is
+    the Run, the others its ``replicas``; where seeded runs exist an unseeded one is left out.
+
+    ``like`` (a params.yaml): finished runs whose params differ from it in more than their
+    experiment varies are left out, so the tables of several commits (``-A``) do not mix runs
+    of other settings (an older default's learning rate, say); each is described in
+    ``left_out``, when given."""
+    runs: dict[tuple[str, int | None], Run] = {}
+    order = {"success": 3, "running": 2, "queued": 1, "failed": 0}
+    seen_out = set()
+    for run in candidates:
+        key = (run.name, run.seed)
+        if run.state == "success":
+            other = other_settings(run, like) if like is not None else {}
+            if other:
+                full = exp_name(run.name, run.seed)
+                if left_out is not None and (full, run.rev) not in seen_out:
+                    seen_out.add((full, run.rev))
+                    shown = ", ".join(f"{k} {a!r} not {b!r}" for k, (a, b) in list(other.items())[:3])
+                    left_out.append(f"{full} ({(run.baseline or '?')[:7]}: {shown}"
+                                    f"{', ...' if len(other) > 3 else ''})")
+                continue
+        old = runs.get(key)
+        if old is None or (order.get(run.state, 0), run.timestamp or "") > \
+                (order.get(old.state, 0), old.timestamp or ""):
+            runs[key] = run
     out = {}
     for n in EXPERIMENTS:
         seeded = sorted((r for (name, seed), r in runs.items() if name == n and seed is not None),
                         key=lambda r: r.seed)
-        group = seeded or [runs.get((n, None), Run(name=n))]
-        group[0].replicas = group[1:]
-        out[n] = group[0]
+        group_ = seeded or [runs.get((n, None), Run(name=n))]
+        group_[0].replicas = group_[1:]
+        out[n] = group_[0]
     return out
 
 
+def parse_exp_show(payload: list[dict], like: dict | None = None,
+                   left_out: list[str] | None = None, extra: Iterable[Run] = ()) -> dict[str, Run]:
+    """``dvc exp show --json`` plus ``extra`` runs (a ledger's) -> name -> Run (see ``group``)."""
+    return group([*runs_of_exp_show(payload), *extra], like, left_out)
+
+
 def collect(repo: str | Path = ".", all_commits: bool = False, like: dict | None = None,
-            left_out: list[str] | None = None) -> dict[str, Run]:
-    """The paper experiments of the HEAD commit (``all_commits``: of any commit, newest first);
-    ``like`` and ``left_out`` as in ``parse_exp_show``."""
+            left_out: list[str] | None = None, extra: Iterable[Run] = ()) -> dict[str, Run]:
+    """The paper experiments of the HEAD commit (``all_commits``: of any commit, newest first),
+    with ``extra`` runs (a ledger's) among them; ``like`` and ``left_out`` as in ``group``."""
     args = ["dvc", "exp", "show", "--json", *(["--all-commits"] if all_commits else [])]
     p = _call(args, Path(repo), capture=True)
     if p.returncode != 0:
@@ -452,4 +472,4 @@ def collect(repo: str | Path = ".", all_commits: bool = False, like: dict | None
         payload = json.loads(p.stdout)
     except json.JSONDecodeError:
         raise FeganError(f"`{shlex.join(args)}` printed no JSON: {_last_line(p.stdout)}") from None
-    return parse_exp_show(payload, like, left_out)
+    return parse_exp_show(payload, like, left_out, extra)
