@@ -17,7 +17,8 @@ Three ways to run them (``fegan paper-tables``):
   plus DVC outputs from the cache, so a relative ``data.raw_dir`` that is neither is refused.
 - ``--queue --run``: queue, then ``dvc exp run --run-all``.
 
-``collect`` reads the finished ones back through ``dvc exp show --json`` (DVC 3 format).
+``collect`` reads the finished ones back through ``dvc exp show --json`` (DVC 3 format),
+together with those recorded in the committed ledger (``ledger.py``), which outlive the refs.
 """
 from __future__ import annotations
 
