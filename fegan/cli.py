@@ -256,10 +256,13 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
     seed_list = runs.parse_seeds(seeds)
     if queue_ or run_:
         say = (lambda s: click.echo(s, err=True))
+        done = ledger.load(ledger_file)            # recorded runs of these settings are not run again
         if queue_:
-            cmds = runs.queue(names, overrides, run=run_, dry_run=dry_run, force=force, say=say, seeds=seed_list)
+            cmds = runs.queue(names, overrides, run=run_, dry_run=dry_run, force=force, say=say, seeds=seed_list,
+                              recorded=done)
         else:
-            cmds = runs.run_in_workspace(names, overrides, dry_run=dry_run, force=force, say=say, seeds=seed_list)
+            cmds = runs.run_in_workspace(names, overrides, dry_run=dry_run, force=force, say=say, seeds=seed_list,
+                                         recorded=done)
         if dry_run:
             click.echo("\n".join(shlex.join(c) for c in cmds))
             return

@@ -188,6 +188,24 @@ def test_cli_records_runs_and_renders_them_without_the_refs(tmp_path, monkeypatc
     assert res.exit_code == 2 and res.output.startswith("fegan: error: live.md: not a paper-runs ledger")
 
 
+def test_runs_recorded_with_these_settings_are_not_queued_again(monkeypatch, tmp_path):
+    live = parse_exp_show(json.loads((DATA / "exp_show.json").read_text()))
+    params = copy.deepcopy(live["acgan"].params)
+    params["model"]["variant"], params["features"]["kind"] = "fegan", "fbank"
+    recorded = [r for r in live.values() if r.done]                     # mfcc, no_c1, acgan
+    assert R.recorded_done(recorded, params) == {"paper-mfcc", "paper-no_c1", "paper-acgan"}
+    lr = params["train"]["lr"]
+    assert R.recorded_done(recorded, params, [f"train.lr={lr * 2}"]) == set()   # other settings: rerun
+    assert R.recorded_done(recorded, params, [f"train.lr={lr}"]) == {"paper-mfcc", "paper-no_c1", "paper-acgan"}
+    monkeypatch.setattr(R, "_existing", lambda repo: {"paper-cgan": "queued"})
+    said: list[str] = []
+    jobs = [("acgan", None), ("cgan", None), ("fbank", None)]
+    done = R.recorded_done(recorded, params)
+    assert R._skip(jobs, tmp_path, False, said.append, done) == [("fbank", None)]
+    assert "paper-acgan is recorded in the ledger with these settings; skipped (--force reruns it)" in said
+    assert R._skip(jobs, tmp_path, True, said.append, done) == [("acgan", None), ("fbank", None)]
+
+
 def test_collect_runs_dvc_exp_show_and_reports_its_failure(monkeypatch):
     import subprocess
 

@@ -22,6 +22,7 @@ together with those recorded in the committed ledger (``ledger.py``), which outl
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shlex
@@ -234,7 +235,22 @@ def _jobs(names: list[str], seeds: Iterable[int | None]) -> list[Job]:
     return [(n, s) for n in names for s in seeds]
 
 
-def _skip(jobs: list[Job], repo: Path, force: bool, say: Callable[[str], None]) -> list[Job]:
+def recorded_done(recorded: Iterable[Run], params: dict, extra: Iterable[str] = ()) -> set[str]:
+    """Full names of the ``recorded`` (ledger) runs made with ``params`` plus the ``extra``
+    overrides (beyond what each experiment varies): runs that queueing again would repeat."""
+    like = copy.deepcopy(params)
+    for item in extra:
+        key, _, value = item.partition("=")
+        *path, last = key.split(".")
+        d = like
+        for k in path:
+            d = d.setdefault(k, {})
+        d[last] = yaml.safe_load(value)
+    return {exp_name(r.name, r.seed) for r in recorded if r.done and not other_settings(r, like)}
+
+
+def _skip(jobs: list[Job], repo: Path, force: bool, say: Callable[[str], None],
+          recorded: set[str] = frozenset()) -> list[Job]:
     states = _existing(repo)
     todo = []
     for n, seed in jobs:
@@ -244,6 +260,8 @@ def _skip(jobs: list[Job], repo: Path, force: bool, say: Callable[[str], None]) 
             say(f"{full} is {st} already; skipped")
         elif st == "success" and not force:
             say(f"{full} is done already; skipped (--force reruns it)")
+        elif full in recorded and not force:
+            say(f"{full} is recorded in the ledger with these settings; skipped (--force reruns it)")
         else:
             if st == "success":
                 p = _call(["dvc", "exp", "remove", full], repo, capture=True)
@@ -254,6 +272,15 @@ def _skip(jobs: list[Job], repo: Path, force: bool, say: Callable[[str], None]) 
     return todo
 
 
+def _recorded(recorded: Iterable[Run], repo: Path, extra: list[str]) -> set[str]:
+    recorded = list(recorded)
+    if not recorded:
+        return set()
+    from ..params import load_params
+
+    return recorded_done(recorded, load_params(repo / "params.yaml"), extra)
+
+
 def _check_seeds(extra: list[str], seeds: list[int | None]) -> None:
     if seeds != [None] and any(item.partition("=")[0] == SEED_KEY for item in extra):
         raise FeganError(f"-S {SEED_KEY}=... and --seeds both set the training seed; use one")
@@ -261,10 +288,11 @@ def _check_seeds(extra: list[str], seeds: list[int | None]) -> None:
 
 def queue(names: Iterable[str] | None = None, extra: Iterable[str] = (), run: bool = False,
           repo: str | Path = ".", dry_run: bool = False, force: bool = False,
-          say: Callable[[str], None] = print, seeds: Iterable[int | None] = (None,)) -> list[list[str]]:
+          say: Callable[[str], None] = print, seeds: Iterable[int | None] = (None,),
+          recorded: Iterable[Run] = ()) -> list[list[str]]:
     """Queue the experiments (``dvc exp run --queue``), then with ``run`` run the queue
-    (``dvc exp run --run-all``). Experiments done or queued already are skipped (``force``
-    reruns done ones). With ``seeds``, each experiment once per training seed
+    (``dvc exp run --run-all``). Experiments done, queued, or recorded in the ledger with these
+    settings (``recorded``) are skipped (``force`` reruns done ones). With ``seeds``, each experiment once per training seed
     (``paper-<name>-s<seed>``, ``-S train.seed=<seed>``). Returns the dvc command lines
     (with ``dry_run``, only returns them)."""
     repo, extra, seeds = Path(repo), check_extra(extra), list(seeds)
@@ -273,7 +301,7 @@ def queue(names: Iterable[str] | None = None, extra: Iterable[str] = (), run: bo
     copy = [] if dry_run else _queue_check(repo, extra)
     if not dry_run:
         _check_commit(repo)
-        jobs = _skip(jobs, repo, force, say)
+        jobs = _skip(jobs, repo, force, say, _recorded(recorded, repo, extra))
     cmds = [command(n, extra, queue=True, copy=copy, seed=seed) for n, seed in jobs]
     if run and (jobs or dry_run):
         cmds.append(list(RUN_ALL))
@@ -297,7 +325,8 @@ def queue(names: Iterable[str] | None = None, extra: Iterable[str] = (), run: bo
 
 def run_in_workspace(names: Iterable[str] | None = None, extra: Iterable[str] = (), repo: str | Path = ".",
                      dry_run: bool = False, force: bool = False,
-                     say: Callable[[str], None] = print, seeds: Iterable[int | None] = (None,)) -> list[list[str]]:
+                     say: Callable[[str], None] = print, seeds: Iterable[int | None] = (None,),
+                     recorded: Iterable[Run] = ()) -> list[list[str]]:
     """Run the experiments one after another in the workspace (``dvc exp run -n ...``), the
     baseline last so the workspace ends on it (its first seed last of all). A failed one does
     not stop the others; the failures are one error at the end. Each run's wall time is said."""
@@ -313,7 +342,7 @@ def run_in_workspace(names: Iterable[str] | None = None, extra: Iterable[str] = 
         jobs = [j for j in jobs if j[0] != BASELINE] + base[1:] + base[:1]
     if not dry_run:
         _check_commit(repo)
-        jobs = _skip(jobs, repo, force, say)
+        jobs = _skip(jobs, repo, force, say, _recorded(recorded, repo, extra))
     cmds = [command(n, extra, queue=False, seed=seed) for n, seed in jobs]
     if dry_run:
         return cmds
