@@ -254,15 +254,15 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
     if (force or dry_run or seeds) and not (queue_ or run_):
         raise FeganError("--force, --dry-run and --seeds go with --queue or --run (the tables group the seeds they find)")
     seed_list = runs.parse_seeds(seeds)
+    recorded = ledger.load(ledger_file)
     if queue_ or run_:
         say = (lambda s: click.echo(s, err=True))
-        done = ledger.load(ledger_file)            # recorded runs of these settings are not run again
         if queue_:
             cmds = runs.queue(names, overrides, run=run_, dry_run=dry_run, force=force, say=say, seeds=seed_list,
-                              recorded=done)
+                              recorded=recorded)     # recorded runs of these settings are not run again
         else:
             cmds = runs.run_in_workspace(names, overrides, dry_run=dry_run, force=force, say=say, seeds=seed_list,
-                                         recorded=done)
+                                         recorded=recorded)
         if dry_run:
             click.echo("\n".join(shlex.join(c) for c in cmds))
             return
@@ -270,7 +270,6 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
             return
     # several commits (-A, or the ledger's runs): only runs made with today's params.yaml (the
     # compared keys and seed aside)
-    recorded = ledger.load(ledger_file)
     left_out: list[str] = []
     like = load_params() if all_commits or recorded else None
     found = runs.collect(".", all_commits=all_commits, like=like, left_out=left_out, extra=recorded)

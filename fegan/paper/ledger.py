@@ -53,7 +53,7 @@ def record(runs: Iterable[Run], path: str | Path = LEDGER) -> int:
     """Add the finished ones of ``runs`` (replicas included) to the ledger at ``path``; returns
     how many were new. Entries already there are kept as they are."""
     path = Path(path)
-    entries = {(_entry(r)["experiment"], r.rev): _entry(r) for r in load(path)}
+    entries = {(e["experiment"], e["rev"]): e for e in map(_entry, load(path))}
     before = len(entries)
     for run in runs:
         for r in run.finished:

@@ -292,8 +292,8 @@ def queue(names: Iterable[str] | None = None, extra: Iterable[str] = (), run: bo
           recorded: Iterable[Run] = ()) -> list[list[str]]:
     """Queue the experiments (``dvc exp run --queue``), then with ``run`` run the queue
     (``dvc exp run --run-all``). Experiments done, queued, or recorded in the ledger with these
-    settings (``recorded``) are skipped (``force`` reruns done ones). With ``seeds``, each experiment once per training seed
-    (``paper-<name>-s<seed>``, ``-S train.seed=<seed>``). Returns the dvc command lines
+    settings (``recorded``) are skipped (``force`` reruns done ones). With ``seeds``, each
+    experiment once per training seed (``paper-<name>-s<seed>``, ``-S train.seed=<seed>``). Returns the dvc command lines
     (with ``dry_run``, only returns them)."""
     repo, extra, seeds = Path(repo), check_extra(extra), list(seeds)
     _check_seeds(extra, seeds)
