@@ -230,9 +230,9 @@ def demo(host, port, vnet, generator, judge, params_file):
 @click.option("--seeds", metavar="N[,N]",
               help="with --queue/--run: each experiment once per training seed (paper-NAME-sN, -S train.seed=N); "
                    "the tables print mean ± standard deviation over the seeds that finished")
-@click.option("--ledger", "ledger_file", type=click.Path(dir_okay=False), default="reports/paper_runs.json",
-              show_default=True, metavar="FILE",
-              help="the committed record of finished runs, read beside the live experiments (missing: none)")
+@click.option("--ledger", "ledger_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="the committed record of finished runs, read beside the live experiments "
+                   "[default: reports/paper_runs.json; missing: none]")
 @click.option("--record", is_flag=True,
               help="add the finished runs the tables use to the ledger, so a fresh clone renders them too")
 def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out, seeds, ledger_file, record):
@@ -254,6 +254,7 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
     if (force or dry_run or seeds) and not (queue_ or run_):
         raise FeganError("--force, --dry-run and --seeds go with --queue or --run (the tables group the seeds they find)")
     seed_list = runs.parse_seeds(seeds)
+    ledger_file = ledger_file or ledger.LEDGER
     recorded = ledger.load(ledger_file)
     if queue_ or run_:
         say = (lambda s: click.echo(s, err=True))

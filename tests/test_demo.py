@@ -8,7 +8,11 @@ installs it and sets FEGAN_REQUIRE_BROWSER=1, so there they fail instead.
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +164,44 @@ def test_missing_models_are_a_message_on_the_page(workspace, tmp_path):
         assert upload(page, url, workspace / "speech.wav") == "error"
         assert page.inner_text("#error") == \
             "models/vnet.pt not found: train the models first with `dvc repro` (or `make repro`)"
+
+
+def _post(url: str, voice: Path, n: int = 1, seed: int = 0) -> tuple[int, dict]:
+    """POST /api/generate as the page does (a multipart form), without a browser: (status, JSON)."""
+    b = "fegan-test-boundary"
+    body = b"".join(f'--{b}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                    for k, v in (("n", n), ("seed", seed)))
+    body += (f'--{b}\r\nContent-Disposition: form-data; name="audio"; filename="{voice.name}"\r\n'
+             f"Content-Type: application/octet-stream\r\n\r\n").encode() + voice.read_bytes() + f"\r\n--{b}--\r\n".encode()
+    req = urllib.request.Request(url + "/api/generate", data=body,
+                                 headers={"Content-Type": f"multipart/form-data; boundary={b}"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_an_unforeseen_failure_is_one_line_and_the_server_goes_on(workspace, tmp_path):
+    """A judge whose weights do not fit its own config (a file from another build) fails in a way
+    no FeganError names: the answer is one ``unexpected <Type>: ...`` line with status 500, and
+    once the file is put right the same server, reloading it, draws again."""
+    ws = tmp_path / "ws"
+    shutil.copytree(workspace, ws)
+    judge = ws / paths.EMOTION_JUDGE
+    good = judge.read_bytes()
+    save_judge(judge, FaceClassifier(3, 8), JudgeConfig(width=4), ["happy", "sad", "angry"])
+    with demo_server(ws, free_port()) as url:
+        status, answer = _post(url, ws / "speech.wav")
+        assert status == 500 and list(answer) == ["error"]
+        assert answer["error"].startswith("unexpected RuntimeError: Error(s) in loading state_dict for FaceClassifier")
+        assert "\n" not in answer["error"] and str(ws) not in answer["error"]
+        judge.write_bytes(good)
+        status, answer = _post(url, ws / "speech.wav", n=2, seed=1)
+        assert status == 200, answer
+        assert answer["n"] == 2 and {e["label"] for e in answer["emotions"]} <= {"happy", "sad", "angry"}
+        assert len(answer["emotions"]) == 2
+        assert answer["image"].startswith("data:image/png;base64,")
 
 
 def test_port_in_use_is_one_line(workspace):

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from fegan.cli import cli
 from fegan.errors import FeganError
 from fegan.models.config import VARIANTS
+from fegan.paper import ledger
 from fegan.paper import numbers as paper
 from fegan.paper import runs as R
 from fegan.paper.runs import EXPERIMENTS, Run, parse_exp_show
@@ -176,6 +177,9 @@ def test_cli_records_runs_and_renders_them_without_the_refs(tmp_path, monkeypatc
     runner = CliRunner()
     res = runner.invoke(cli, ["paper-tables", "--record", "-o", "live.md"])
     assert res.exit_code == 0 and "recorded 3 new run(s) in reports/paper_runs.json" in res.output, res.output
+    assert Path("reports/paper_runs.json").is_file() and ledger.LEDGER == "reports/paper_runs.json"
+    # the help names the same default (it is spelt there because the CLI imports fegan.paper lazily)
+    assert f"[default: {ledger.LEDGER};" in " ".join(runner.invoke(cli, ["paper-tables", "--help"]).output.split())
     # a fresh clone: no experiments at all, the committed ledger only
     monkeypatch.setattr(R, "_call", lambda args, cwd, capture: subprocess.CompletedProcess(args, 0, "[]", ""))
     res = runner.invoke(cli, ["paper-tables", "-o", "clone.md"])
