@@ -30,6 +30,7 @@ from fegan.paper.tables import CONDITIONS, render
 from fegan.preprocess.features import KINDS
 
 DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 
 
@@ -190,6 +191,28 @@ def test_cli_records_runs_and_renders_them_without_the_refs(tmp_path, monkeypatc
     assert re.search(r"\| AC-GANs \[14\] \| \d+\.\d\d \|", clone)
     res = runner.invoke(cli, ["paper-tables", "--ledger", "live.md"])
     assert res.exit_code == 2 and res.output.startswith("fegan: error: live.md: not a paper-runs ledger")
+
+
+def test_the_committed_ledger_renders_the_committed_tables(monkeypatch):
+    """A fresh clone (no experiment refs) renders, from the committed ledger, exactly the committed
+    reports/paper_tables.md below its header comment: the record and the tables cannot drift apart,
+    and a change to the ledger's format, to the tables' code or to params.yaml's defaults that would
+    leave them unrenderable, or no longer the default's, fails here (rerun, or move the tables)."""
+    import subprocess
+
+    from fegan.params import load_params
+
+    monkeypatch.setattr(R, "_call", lambda args, cwd, capture: subprocess.CompletedProcess(args, 0, "[]", ""))
+    monkeypatch.chdir(ROOT)
+    recorded = ledger.load(ledger.LEDGER)
+    # Tables 4-5's four methods over seeds 0-2, Table 2's six other variants at seed 0
+    assert len(recorded) == 18 and all(r.done for r in recorded)
+    assert sorted({r.seed for r in recorded if r.name == "acgan"}) == [0, 1, 2]
+    left_out: list[str] = []
+    found = R.collect(".", all_commits=True, like=load_params(), left_out=left_out, extra=recorded)
+    assert left_out == []
+    committed = (ROOT / "reports" / "paper_tables.md").read_text()
+    assert render(found, left_out) == committed[committed.index("-->") + 3:].lstrip("\n")
 
 
 def test_runs_recorded_with_these_settings_are_not_queued_again(monkeypatch, tmp_path):
