@@ -428,6 +428,27 @@ def test_seeded_runs_are_grouped_and_rendered_as_mean_and_spread():
     assert "## Per seed" not in render({n: _run(n, i) for i, n in enumerate(EXPERIMENTS)})
 
 
+def test_table2_rows_over_more_seeds_are_given_again_at_the_shared_seed():
+    runs = {n: _run(n, i) for i, n in enumerate(EXPERIMENTS)}
+    for r in runs.values():
+        r.seed = 0
+    fbank = [_run("fbank", k) for k in (5, 1, 2)]          # seed 0: FID 15.123, identity 55 %
+    for k, r in enumerate(fbank):
+        r.seed = k
+    fbank[0].replicas = fbank[1:]
+    runs["fbank"] = fbank[0]
+    text = render(runs)
+    assert {r[1]: r[2] for r in _tables(text)["Table 2"]}["Fbank (our method)"] == "12.79 ± 2.08"
+    assert ("Rows over more seeds (Fbank (our method) over seeds 0, 1, 2) do not compare cell by cell with "
+            "those over seed 0 alone; at seed 0 they read: Fbank (our method) FID 15.12, KID 0.0600, "
+            "identity 55.00 %, emotion 30.00 %.") in text
+    for r in runs.values():                                   # no seed shared
+        if r.name != "fbank":
+            r.seed = None
+    assert "The rows share no training seed: compare them through Per seed." in render(runs)
+    assert "Rows over more seeds" not in render({n: _run(n, i) for i, n in enumerate(EXPERIMENTS)})
+
+
 @pytest.mark.slow
 def test_queue_in_a_real_repository_then_collect_sees_them_queued(tmp_path):
     """`dvc exp run --queue` for real (queueing only: running even a tiny pipeline takes minutes)."""
