@@ -83,22 +83,6 @@ def synth_preview(raw_dir, truth, out_png):
     click.echo(f"wrote {out_png}")
 
 
-def _apply_overrides(params: dict, overrides) -> dict:
-    """``section.key=value`` pairs (values parsed as YAML), as ``dvc exp run -S`` takes them."""
-    import yaml
-
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise FeganError(f"-S wants section.key=value, got {item!r}")
-        node, *path = key.split(".")
-        target = params
-        for part in [node, *path][:-1]:
-            target = target.setdefault(part, {})
-        target[[node, *path][-1]] = yaml.safe_load(value)
-    return params
-
-
 def _stage_command(name: str, module: str, summary: str) -> None:
     @cli.command(name, help=f"{summary} Runs DVC stage `{name}` by hand: paths as in dvc.yaml, "
                             "params from --params with -S overrides.")
@@ -110,8 +94,9 @@ def _stage_command(name: str, module: str, summary: str) -> None:
         import importlib
 
         from .params import load_params
+        from .profiles import apply_overrides
 
-        params = _apply_overrides(load_params(params_file), overrides)
+        params = apply_overrides(load_params(params_file), overrides)
         click.echo(importlib.import_module(module).stage(params))
 
 
@@ -155,6 +140,7 @@ def generate(voice, out, n, seed, separate, vnet, generator, params_file, overri
     from .inference import faces_from_voice, grid
     from .io import atomic_path
     from .params import load_params
+    from .profiles import apply_overrides
 
     if n < 1:
         raise FeganError(f"--n must be at least 1, got {n}")
@@ -164,7 +150,7 @@ def generate(voice, out, n, seed, separate, vnet, generator, params_file, overri
     fmt = Image.registered_extensions().get(out.suffix.lower())
     if fmt is None or fmt not in Image.SAVE:
         raise FeganError(f"-o {out}: unknown image type {out.suffix or '(no extension)'!r} (use .png)")
-    params = _apply_overrides(load_params(params_file), overrides)
+    params = apply_overrides(load_params(params_file), overrides)
     res = faces_from_voice(voice, params, vnet, generator, n=n, seed=seed)
     if separate and n > 1:
         targets = [(out.with_name(f"{out.stem}_{i}{out.suffix}"), res.images[i:i + 1]) for i in range(n)]

@@ -80,6 +80,21 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+def apply_overrides(params: dict, overrides) -> dict:
+    """``section.key=value`` pairs (values parsed as YAML) set in the nested ``params``, in place,
+    as ``dvc exp run -S`` takes them; returns ``params``."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise FeganError(f"-S wants section.key=value, got {item!r}")
+        *path, last = key.split(".")
+        target = params
+        for part in path:
+            target = target.setdefault(part, {})
+        target[last] = yaml.safe_load(value)
+    return params
+
+
 def profile_values(name: str, raw_dir: str | None = None) -> dict[str, Any]:
     """The dotted keys and values of profile ``name`` (``raw_dir`` fills ``data.raw_dir``)."""
     if name not in PROFILES:

@@ -238,14 +238,9 @@ def _jobs(names: list[str], seeds: Iterable[int | None]) -> list[Job]:
 def recorded_done(recorded: Iterable[Run], params: dict, extra: Iterable[str] = ()) -> set[str]:
     """Full names of the ``recorded`` (ledger) runs made with ``params`` plus the ``extra``
     overrides (beyond what each experiment varies): runs that queueing again would repeat."""
-    like = copy.deepcopy(params)
-    for item in extra:
-        key, _, value = item.partition("=")
-        *path, last = key.split(".")
-        d = like
-        for k in path:
-            d = d.setdefault(k, {})
-        d[last] = yaml.safe_load(value)
+    from ..profiles import apply_overrides
+
+    like = apply_overrides(copy.deepcopy(params), extra)
     return {exp_name(r.name, r.seed) for r in recorded if r.done and not other_settings(r, like)}
 
 

@@ -212,9 +212,9 @@ def _at_shared_seeds(runs: dict[str, Run]) -> str:
     read = "; ".join(f"{label} FID {cells.value(name, 'fid')}, KID {cells.value(name, 'kid', 4)}, identity "
                      f"{cells.value(name, 'id_acc', 2, 100)} %, emotion {cells.value(name, 'emo_acc', 2, 100)} %"
                      for name, label in wider)
-    return (f" Rows over more seeds ({over}) do not compare cell by cell with those over seed"
-            f"{'s' if len(shared) > 1 else ''} {at} alone; at seed{'s' if len(shared) > 1 else ''} {at} they "
-            f"read: {read}.")
+    seed = "seeds" if len(shared) > 1 else "seed"
+    return (f" Rows over more seeds ({over}) do not compare cell by cell with those over {seed} {at} "
+            f"alone; at {seed} {at} they read: {read}.")
 
 
 def render(runs: dict[str, Run], left_out: list[str] | None = None) -> str:
