@@ -31,7 +31,7 @@ def main() -> None:
     from fegan.params import build_config, load_params
     from fegan.training import checkpoint
     from fegan.training.data import Labels
-    from fegan.training.stages import gan_data
+    from fegan.training.gan_data import gan_data
 
     params = load_params()
     cfg = build_config(EvalConfig, params["evaluate"], "evaluate")

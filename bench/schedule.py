@@ -45,7 +45,7 @@ def main() -> None:
     from fegan.training.data import Labels, usable_clips
     from fegan.training.ema import EMA
     from fegan.training.gan import GANTrainConfig, build, export_generator, train_step
-    from fegan.training.stages import gan_data
+    from fegan.training.gan_data import gan_data
     from fegan import paths
 
     if args.threads:

@@ -224,7 +224,8 @@ def trained(tiny_processed, tmp_path_factory):
     import os
     import shutil
 
-    from fegan.training.stages import gan_stage, vnet_stage
+    from fegan.training.gan_stage import stage as gan_stage
+    from fegan.training.vnet_stage import stage as vnet_stage
 
     from fegan import paths
     from fegan.preprocess.faces import FacesConfig, run_faces
@@ -307,7 +308,7 @@ def judged(trained):
     from fegan.evaluation.judge import JudgeConfig, predict, train_judge
     from fegan.inference import load_generator
     from fegan.training.data import Labels
-    from fegan.training.stages import gan_data
+    from fegan.training.gan_data import gan_data
 
     cwd = os.getcwd()
     os.chdir(trained[0])

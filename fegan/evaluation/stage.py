@@ -37,7 +37,8 @@ from ..preprocess.vad import voiced_audio
 from ..training import checkpoint
 from ..training.data import Labels, usable_clips
 from ..training.device import resolve_device
-from ..training.stages import gan_data, write_json
+from ..training.gan_data import gan_data
+from ..training.stages import write_json
 from ..training.vnet import embed_all
 from . import plots
 from .cache import cached, key

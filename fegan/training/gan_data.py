@@ -1,0 +1,32 @@
+"""The GAN's data of one split (training's and evaluation's): faces and voices with labels and E_v."""
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from safetensors.numpy import load_file
+
+from .. import paths
+from .data import Labels, load_faces, usable_clips
+from .gan import GANData
+
+
+def gan_data(split: str, labels: Labels) -> GANData:
+    """Faces and voices of one split, with labels and the E_v of every face's clip."""
+    clips = usable_clips()
+    emb = load_file(paths.EMBEDDINGS)
+    ev_by_row = dict(zip(emb["clip_row"].tolist(), range(len(emb["clip_row"]))))
+    e_v_all = torch.from_numpy(emb["e_v"])
+    fi = pd.read_parquet(paths.FACES_INDEX)
+    fi = fi[fi.row >= 0].merge(clips[["clip_id", "actor", "emotion", "split", "row"]], on="clip_id",
+                               suffixes=("", "_feat"))
+    fi = fi[fi.split == split]
+    voices = clips[clips.split == split]
+    faces = load_faces()
+    ev_face = torch.stack([e_v_all[ev_by_row[r]] for r in fi.row_feat]) if len(fi) else torch.zeros(0, 128)
+    return GANData(
+        faces=faces[torch.as_tensor(fi.row.to_numpy().copy())],
+        face_id=torch.from_numpy(labels.actor_index(fi.actor)), face_emo=torch.from_numpy(labels.emotion_index(fi.emotion)),
+        face_ev=ev_face,
+        voice_ev=torch.stack([e_v_all[ev_by_row[r]] for r in voices.row]),
+        voice_id=torch.from_numpy(labels.actor_index(voices.actor)),
+        voice_emo=torch.from_numpy(labels.emotion_index(voices.emotion)))

@@ -1,0 +1,49 @@
+"""The `train_vnet` stage: features in; V-net, every clip's E_v, metrics and curves out."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from safetensors.numpy import save_file
+
+from .. import paths
+from ..errors import FeganError
+from ..io import atomic_path
+from ..params import build_config
+from . import checkpoint
+from .data import Labels, load_features, usable_clips
+from .device import resolve_device
+from .stages import open_live, write_json
+from .vnet import VNetTrainConfig, embed_all, train_vnet
+
+
+def stage(params: dict) -> str:
+    cfg = build_config(VNetTrainConfig, params.get("vnet"), "vnet")
+    device = resolve_device(params.get("device", "auto"))
+    clips = usable_clips()
+    feats = load_features()[torch.as_tensor(clips.row.to_numpy().copy())]     # (N, F, T), rows of `clips`
+    labels = Labels.from_clips(clips)
+    speaker = labels.actor_index(clips.actor)
+    train = (clips.split == "train").to_numpy()
+    if train.sum() < 2:
+        raise FeganError("train_vnet: fewer than 2 training clips")
+    with open_live(paths.VNET_LIVE) as live:
+        def log(epoch, d):
+            for k, v in d.items():
+                live.log_metric(k, v)
+            live.next_step()
+        model, mcfg = train_vnet(cfg, feats, speaker, train, params["features"]["hop_ms"], device, log)
+        e_v, logits = embed_all(model, feats)
+        pred = logits.argmax(1).numpy()
+        metrics = {"vnet_train_acc": float((pred[train] == speaker[train]).mean()),
+                   "vnet_test_acc": float((pred[~train] == speaker[~train]).mean()),
+                   "vnet_chance": 1.0 / len(labels.actors)}
+        for k, v in metrics.items():
+            live.summary[k] = v
+    checkpoint.save(paths.VNET, config=mcfg.to_dict(), state_dict=model.cpu().state_dict(),
+                    actors=labels.actors, feature_kind=params["features"]["kind"])
+    with atomic_path(paths.EMBEDDINGS, suffix=".safetensors") as tmp:
+        save_file({"e_v": e_v.numpy().astype(np.float32), "clip_row": clips.row.to_numpy().astype(np.int64)},
+                  str(tmp))
+    write_json(paths.VNET_METRICS, metrics)
+    return (f"train_vnet: speaker accuracy train {metrics['vnet_train_acc']:.3f}, "
+            f"test {metrics['vnet_test_acc']:.3f} (chance {metrics['vnet_chance']:.3f})")
