@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..dlib_models import FACE_DESCRIPTOR, model_path
+from .cache import cached, key
 
 CHIP_SIZE, CHIP_PADDING = 150, 0.25
 
@@ -42,6 +43,15 @@ def descriptors(faces: np.ndarray, padding: float, batch: int = 64) -> np.ndarra
         chips = [to_chip(f, padding) for f in faces[i:i + batch]]
         out[i:i + len(chips)] = np.asarray(net.compute_face_descriptor(chips))
     return out
+
+
+def cached_descriptors(faces: np.ndarray, padding: float, cache_dir) -> np.ndarray:
+    """``descriptors``, cached in ``cache_dir`` (None: not cached) under a key of the faces, the
+    padding and what computes them: this module's code, dlib's weights and dlib's version."""
+    if not cache_dir:
+        return descriptors(faces, padding)
+    k = key(faces, padding, code=[__name__], files=[model_path(FACE_DESCRIPTOR)], libraries=["dlib"])
+    return cached(cache_dir, "descriptors", k, lambda: descriptors(faces, padding))
 
 
 class DescriptorJudge:

@@ -41,9 +41,8 @@ from ..training.gan_data import gan_data
 from ..training.stages import write_json
 from ..training.vnet import embed_all
 from . import plots
-from .cache import cached, key
 from .conditions import apply, conditions
-from .descriptor import DescriptorJudge, descriptors
+from .descriptor import DescriptorJudge, cached_descriptors, descriptors
 from .judge import JudgeConfig, predict, save_judge, train_judge
 
 REPORTS = "reports"
@@ -122,8 +121,7 @@ class Judges:
         """dlib face descriptors; real faces' are cached (they do not change with the GAN)."""
         if not real:
             return descriptors(faces, self.padding)
-        return cached(self.cfg.cache_dir, "descriptors", key(faces, self.padding),
-                      lambda: descriptors(faces, self.padding))
+        return cached_descriptors(faces, self.padding, self.cfg.cache_dir)
 
     def features(self, faces: np.ndarray, real: bool = False) -> np.ndarray:
         """Inception features; real faces' are cached (they do not change with the GAN)."""

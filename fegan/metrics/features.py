@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fegan.fingerprint import code_id
 from fegan.io import atomic_path
 
 PREPROCESS = "pytorch-fid: x/255, bilinear(align_corners=False) to 299, 2x-1"
@@ -78,12 +79,18 @@ def cached_features(model: torch.nn.Module, weights_id: str, images, cache_dir: 
                     batch_size: int = 32, device: str | torch.device = "cpu") -> np.ndarray:
     """``inception_features`` cached as ``<cache_dir>/inception_feats_<key>.npy``.
 
-    The key hashes the images' bytes and shape, the weights (``Inception.weights_id``) and the
-    preprocessing, so the real test set's features are computed once per weights.
+    The key hashes the images' bytes and shape, the weights (``Inception.weights_id``), the
+    preprocessing and the code: this module's and ``inception``'s import closures (``code_id``)
+    and the versions of torch and pytorch-fid (whose ``InceptionV3`` it runs), so the real test
+    set's features are computed once per weights and code, and an edit of either is a miss.
     """
+    import pytorch_fid
+
     x = _as_uint8_nchw(images)
+    code = (f"{code_id(__name__, 'fegan.metrics.inception')}|torch={torch.__version__}"
+            f"|pytorch_fid={pytorch_fid.__version__}")
     h = hashlib.sha256()
-    h.update(f"{weights_id}|{PREPROCESS}|{tuple(x.shape)}|".encode())
+    h.update(f"{weights_id}|{PREPROCESS}|{code}|{tuple(x.shape)}|".encode())
     h.update(x.contiguous().cpu().numpy().tobytes())
     dest = Path(cache_dir) / f"inception_feats_{h.hexdigest()[:16]}.npy"
     if dest.is_file():

