@@ -171,17 +171,21 @@ def generate(voice, out, n, seed, separate, vnet, generator, params_file, overri
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="address to listen on (0.0.0.0: every interface, for other machines of your network)")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="also answer requests for this Host name (repeatable); by default only localhost's "
+                   "names, the --host address and, with 0.0.0.0, this machine's names and addresses")
 @_model_options
 @click.option("--judge", default="models/emotion_judge.pt", show_default=True, metavar="FILE",
               help="the evaluate stage's emotion judge (optional: without it the page reads no emotion)")
-def demo(host, port, vnet, generator, judge, params_file):
+def demo(host, port, allow_hosts, vnet, generator, judge, params_file):
     """Serve a page where you speak (or upload a recording) and see the face.
 
     The page records from the microphone or takes a file (wav, mp3, m4a, webm/opus, a
     video's audio track), draws N faces with a seed through the same code as `fegan
     generate`, and shows V-net's nearest training speaker beside one of their real training
     faces, the seconds of speech used, and what the emotion judge reads in each face. It
-    loads nothing from the internet. Ctrl-C stops it.
+    loads nothing from the internet, bounds uploads, the seconds it hears and the requests it
+    draws at once, and answers only its own Host names (docs/demo.md). Ctrl-C stops it.
     """
     import importlib.util
 
@@ -190,7 +194,7 @@ def demo(host, port, vnet, generator, judge, params_file):
     from .demo.app import Workspace, serve
 
     try:
-        serve(host, port, Workspace(params=params_file, vnet=vnet, generator=generator, judge=judge))
+        serve(host, port, Workspace(params=params_file, vnet=vnet, generator=generator, judge=judge), allow_hosts)
     except OSError as e:
         raise FeganError(f"cannot serve on {host}:{port}: {e.strerror or e}") from None
 

@@ -10,7 +10,8 @@ noise. Checkpoints are loaded with ``torch.load(weights_only=True)``.
 A recording needs at least ``MIN_SPEECH_S`` of voiced speech: V-net learned from
 crops of 300 ms and more (``vnet.crop_ms``), and shorter speech tiled to 10 s is
 mostly one syllable repeated. Every problem with the input or the models is a
-``FeganError`` of one line.
+``FeganError`` of one line; one with the recording itself (it does not decode, it holds
+no speech or too little) is its subclass ``RecordingError``, the demo's "bad request".
 """
 from __future__ import annotations
 
@@ -34,19 +35,24 @@ from .training import checkpoint
 MIN_SPEECH_S = 0.3   # the lower end of vnet.crop_ms (300 ms)
 
 
+class RecordingError(FeganError):
+    """The recording cannot give a face (the models and params are not at fault)."""
+
+
 # ---------------------------------------------------------------- audio
 
-def load_voice(path: str | Path, sample_rate: int) -> np.ndarray:
-    """The first audio track of ``path`` as mono float32 at ``sample_rate``."""
+def load_voice(path: str | Path, sample_rate: int, max_s: float | None = None) -> np.ndarray:
+    """The first audio track of ``path`` as mono float32 at ``sample_rate`` (with ``max_s``,
+    its first ``max_s`` seconds only: decoding stops there)."""
     path = Path(path)
     if path.is_dir():
         raise FeganError(f"{path}: is a folder, not a recording")
     if not path.is_file():
         raise FeganError(f"{path}: no such file")
     try:
-        wave, sr = read_audio(path)
+        wave, sr = read_audio(path, max_s)
     except MediaError as e:
-        raise FeganError(f"{path}: cannot read audio ({e})") from None
+        raise RecordingError(f"{path}: cannot read audio ({e})") from None
     return np.ascontiguousarray(resample(wave, sr, sample_rate), dtype=np.float32)
 
 
@@ -61,11 +67,11 @@ def voiced(wave: np.ndarray, sample_rate: int, min_speech_s: float = MIN_SPEECH_
     segs = speech_segments(wave, sample_rate, aggressiveness=aggressiveness, frame_ms=frame_ms,
                            padding_ms=padding_ms, min_speech_ms=min_speech_ms)
     if not segs:
-        raise FeganError(f"{name}: no speech found ({len(wave) / sample_rate:.2f} s of silence or noise)")
+        raise RecordingError(f"{name}: no speech found ({len(wave) / sample_rate:.2f} s of silence or noise)")
     out = voiced_audio(wave, sample_rate, [a for a, _ in segs], [b for _, b in segs])
     if len(out) < min_speech_s * sample_rate:
-        raise FeganError(f"{name}: only {len(out) / sample_rate:.2f} s of speech, "
-                         f"need at least {min_speech_s:.2f} s")
+        raise RecordingError(f"{name}: only {len(out) / sample_rate:.2f} s of speech, "
+                             f"need at least {min_speech_s:.2f} s")
     return out
 
 
@@ -203,12 +209,14 @@ class VoiceFaces:
     voiced_s: float          # seconds of speech found (the features use up to features.duration_s of it)
     speaker: int             # V-net's nearest training actor
     speaker_p: float
+    heard_s: float           # seconds of the recording decoded (all of it, or max_s)
 
 
 def faces_from_voice(voice: str | Path, params: dict, vnet: str | Path | VoiceEncoder,
                      generator: str | Path | GNet, n: int = 1, seed: int = 0,
-                     min_speech_s: float = MIN_SPEECH_S) -> VoiceFaces:
-    """Recording -> faces with params.yaml's ``data``, ``vad`` and ``features`` sections."""
+                     min_speech_s: float = MIN_SPEECH_S, max_s: float | None = None) -> VoiceFaces:
+    """Recording -> faces with params.yaml's ``data``, ``vad`` and ``features`` sections
+    (with ``max_s``: from the recording's first ``max_s`` seconds)."""
     from .preprocess.demux import DataConfig
 
     sr = build_config(DataConfig, params.get("data"), "data").sample_rate
@@ -217,8 +225,9 @@ def faces_from_voice(voice: str | Path, params: dict, vnet: str | Path | VoiceEn
     # models first: a missing model is reported before the (slower) audio work
     enc = vnet if isinstance(vnet, VoiceEncoder) else load_vnet(vnet)
     g = generator if isinstance(generator, GNet) else load_generator(generator)
-    wave = voiced(load_voice(voice, sr), sr, min_speech_s, name=str(voice),
+    heard = load_voice(voice, sr, max_s)
+    wave = voiced(heard, sr, min_speech_s, name=str(voice),
                   **{f.name: getattr(vad, f.name) for f in fields(vad) if f.name != "workers"})
     e_v = embed(wave, sr, enc, feats)
     speaker, p = enc.nearest_speaker(e_v)
-    return VoiceFaces(generate(g, e_v, n, seed), e_v, len(wave) / sr, speaker, p)
+    return VoiceFaces(generate(g, e_v, n, seed), e_v, len(wave) / sr, speaker, p, len(heard) / sr)

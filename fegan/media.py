@@ -88,17 +88,20 @@ def upright_rgb(frame, stream) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """The first audio track, averaged to mono float32, at its own sample rate."""
-    info, wave = read_audio_probed(path)
+def read_audio(path: str | Path, max_s: float | None = None) -> tuple[np.ndarray, int]:
+    """The first audio track, averaged to mono float32, at its own sample rate (at most
+    its first ``max_s`` seconds)."""
+    info, wave = read_audio_probed(path, max_s)
     return wave, info.sample_rate
 
 
-def read_audio_probed(path: str | Path) -> tuple[Probe, np.ndarray]:
+def read_audio_probed(path: str | Path, max_s: float | None = None) -> tuple[Probe, np.ndarray]:
     """The container's streams and its first audio track (mono float32), from one open.
 
     Opening a container costs a few milliseconds (the demux stage's whole budget
-    per clip is ~20), so the stage probes and decodes in one go.
+    per clip is ~20), so the stage probes and decodes in one go. With ``max_s``,
+    decoding stops after that many seconds: a small file can hold hours of Opus, and
+    hours of float32 are gigabytes (the demo's uploads).
     """
     with _open(path) as c:
         info = _probe(c)
@@ -108,22 +111,28 @@ def read_audio_probed(path: str | Path) -> tuple[Probe, np.ndarray]:
             # for a muted recording
             raise MediaError("no audio stream" if info.has_video else "no audio or video stream")
         stream = c.streams.audio[0]
-        chunks, dtype = [], None
+        limit = None if max_s is None else max(1, int(max_s * info.sample_rate))
+        chunks, dtype, decoded = [], None, 0
         try:
             for frame in c.decode(stream):
                 x = frame.to_ndarray()
                 if not frame.format.is_planar:   # (1, n * channels) interleaved -> (channels, n)
                     x = x.reshape(-1, len(frame.layout.channels)).T
-                chunks.append(x)
+                # mono at once, so memory holds one channel's samples whatever the channel count;
+                # astype keeps x's memory order (interleaved: channels contiguous), as the one
+                # concatenation of every frame before the mean used to: the same sums, bit for bit
+                chunks.append(x.astype(np.float32).mean(axis=0))
                 dtype = x.dtype
+                decoded += x.shape[1]
+                if limit is not None and decoded >= limit:
+                    break
         except (av.error.InvalidDataError, av.error.FFmpegError) as e:
             if not chunks:
                 raise MediaError(f"audio does not decode: {type(e).__name__}") from None
             # a truncated file: keep what decoded, the caller sees the short duration
         if not chunks:
             raise MediaError("audio stream is empty")
-        # one concatenate and one mean per clip, not per 1024-sample frame
-        wave = np.concatenate(chunks, axis=1).astype(np.float32).mean(axis=0)   # (n,)
+        wave = np.concatenate(chunks)[:limit]     # (n,)
         if np.issubdtype(dtype, np.integer):
             wave /= float(np.iinfo(dtype).max)
         return info, wave

@@ -19,10 +19,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -39,13 +42,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class DemoServer:
+    url: str      # http://127.0.0.1:PORT
+    pid: int      # the server's own process (uvicorn runs in it)
+    log: IO[str]  # its stdout and stderr (a file: a pipe nobody reads would block the server)
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+
 @contextmanager
-def demo_server(workspace: Path, port: int, timeout: float = 60.0):
-    """``fegan demo --port PORT`` running in ``workspace``; yields its URL; stops it after."""
+def demo_server(workspace: Path, port: int, timeout: float = 60.0, env: dict | None = None):
+    """``fegan demo --port PORT`` running in ``workspace`` (with ``env`` added to the
+    environment); yields a ``DemoServer``; stops it after."""
     exe = Path(sys.executable).parent / "fegan"
-    proc = subprocess.Popen([str(exe), "demo", "--port", str(port)], cwd=workspace, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    log = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen([str(exe), "demo", "--port", str(port)], cwd=workspace, stdout=log,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
+    server = DemoServer(url, proc.pid, log)
     try:
         deadline = time.time() + timeout
         while True:
@@ -54,15 +71,16 @@ def demo_server(workspace: Path, port: int, timeout: float = 60.0):
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"fegan demo did not start: {proc.stdout.read()}") from None
+                    raise RuntimeError(f"fegan demo did not start: {server.output()}") from None
                 time.sleep(0.2)
-        yield url
+        yield server
     finally:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 @contextmanager

@@ -1,20 +1,33 @@
-"""`fegan demo` in a real browser: headless Chromium uploads a recording, records through the fake
-microphone, and reads back what the page shows; errors are one message on the page.
+"""`fegan demo` in a real browser, and under bad and heavy input.
 
 The workspace holds small untrained models in the formats the stages write (as in
 test_generate.py): what is tested is the page and its server, and that they give exactly what
-`fegan generate` gives. Without Chromium the browser tests say so and do not pass; `.ci/run`
-installs it and sets FEGAN_REQUIRE_BROWSER=1, so there they fail instead.
+`fegan generate` gives. The browser tests drive headless Chromium through Playwright: where
+either is missing they say so and do not pass; `.ci/run` installs Chromium and sets
+FEGAN_REQUIRE_BROWSER=1, so there they fail instead. The other tests need no browser: the real
+server (`fegan demo`, uvicorn) on a loopback port under a bounded load of good and bad requests,
+its Host allowlist, its cap on decoded seconds, its gate on concurrent drawing.
 """
 from __future__ import annotations
 
+import asyncio
+import base64
+import http.client
+import io
 import json
 import os
+import random
+import re
 import shutil
-import urllib.error
-import urllib.request
+import socket
+import sys
+import time
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import av
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,19 +42,41 @@ from test_generate import PARAMS_YAML, SIZE, _save_models
 
 from fegan import paths
 from fegan.cli import cli
+from fegan.demo.app import MAX_AUDIO_S, MAX_SEED, MAX_UPLOAD_BYTES, public
+from fegan.demo.gate import Gate
+from fegan.demo.hosts import allowed_hosts, host_form
+from fegan.demo.upload import Form, Refused
 from fegan.evaluation.judge import FaceClassifier, JudgeConfig, load_judge, probabilities, save_judge
+from fegan.media import read_audio
 from fegan.synth.identity import emotion_style, make_actor
 from fegan.synth.voice import synthesize_voice
 
-pytest.importorskip("playwright")
+LONG_SILENCE_S = 150       # long.flac: the voice, then this much silence (small as FLAC, big decoded)
 
 
 def _need_browser() -> None:
-    if chromium() is None:
-        msg = "Chromium not found: the browser tests did not run (apt-get install chromium, or set FEGAN_CHROMIUM)"
-        if os.environ.get("FEGAN_REQUIRE_BROWSER") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        msg = "Playwright not installed: the browser tests did not run (make setup installs it)"
+    else:
+        msg = None if chromium() else \
+            "Chromium not found: the browser tests did not run (apt-get install chromium, or set FEGAN_CHROMIUM)"
+    if msg is None:
+        return
+    if os.environ.get("FEGAN_REQUIRE_BROWSER") == "1":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def _webm_opus(path: Path, voice: np.ndarray, sr: int = 48000) -> None:
+    """What Chromium's MediaRecorder sends: Opus in WebM."""
+    with av.open(str(path), "w", format="webm") as out:
+        s = out.add_stream("libopus", rate=sr, layout="mono")
+        frame = av.AudioFrame.from_ndarray(voice.astype(np.float32)[None], format="flt", layout="mono")
+        frame.sample_rate, frame.pts = sr, 0
+        for packet in [*s.encode(frame), *s.encode()]:
+            out.mux(packet)
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +107,30 @@ def workspace(tmp_path_factory):
     sf.write(root / "short.wav", voice[loud:loud + 4800], 48000)          # 0.1 s of a vowel
     write_clip(root / "speech.m4a", None, voice, sample_rate=48000, fmt="ipod")   # AAC in an m4a
     (root / "garbage.mp3").write_bytes(b"no audio in here" * 64)
+    _webm_opus(root / "speech.webm", voice)
+    # 16-bit samples written as they are, so a decode can be checked sample for sample
+    pcm = np.round(np.concatenate([voice, np.zeros(LONG_SILENCE_S * 48000, np.float32)]) * 32767).astype(np.int16)
+    sf.write(root / "long.flac", pcm, 48000, subtype="PCM_16")
     return root
 
 
 @pytest.fixture(scope="module")
-def server(workspace):
+def demo_tmp(tmp_path_factory):
+    """The demo server's TMPDIR: where its uploads go, and must not stay."""
+    return tmp_path_factory.mktemp("demo-tmp")
+
+
+@pytest.fixture(scope="module")
+def demo(workspace, demo_tmp):
+    """`fegan demo` in the workspace, on a free loopback port (shared by the tests below)."""
+    with demo_server(workspace, free_port(), env={"TMPDIR": str(demo_tmp)}) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def server(demo):
     _need_browser()
-    with demo_server(workspace, free_port()) as url:
-        yield url
+    return demo.url
 
 
 def _generated(workspace, *args, voice: str = "speech.wav") -> np.ndarray:
@@ -157,29 +208,317 @@ def test_bad_recordings_are_one_message_and_the_server_goes_on(workspace, server
         assert upload(page, server, workspace / "speech.wav") == "result"
 
 
+def test_the_page_states_and_keeps_the_limits(workspace, server, tmp_path):
+    """A file over the upload limit is refused by the page itself, in the server's words,
+    without sending it; of a long recording the page says only its first minute was heard."""
+    big = tmp_path / "big.wav"
+    with open(big, "wb") as f:
+        f.truncate(MAX_UPLOAD_BYTES + 1)        # sparse: nothing written
+    with browser() as page:
+        assert upload(page, server, big) == "error"
+        assert page.inner_text("#error") == "the recording is larger than 64 MiB, the most the demo takes"
+        assert not any(u.endswith("/api/generate") for u in page.requests)
+        assert "Files up to 64 MiB; only the first 60 s of a recording are heard." in page.inner_text("#limits")
+        assert upload(page, server, workspace / "long.flac") == "result"
+        assert page.inner_text("#speech").endswith("s (of the first 60 s, all that is heard)")
+
+
 def test_missing_models_are_a_message_on_the_page(workspace, tmp_path):
     _need_browser()
     (tmp_path / "params.yaml").write_text(PARAMS_YAML)
-    with demo_server(tmp_path, free_port()) as url, browser() as page:
-        assert upload(page, url, workspace / "speech.wav") == "error"
+    with demo_server(tmp_path, free_port()) as srv, browser() as page:
+        assert upload(page, srv.url, workspace / "speech.wav") == "error"
         assert page.inner_text("#error") == \
             "models/vnet.pt not found: train the models first with `dvc repro` (or `make repro`)"
 
 
-def _post(url: str, voice: Path, n: int = 1, seed: int = 0) -> tuple[int, dict]:
-    """POST /api/generate as the page does (a multipart form), without a browser: (status, JSON)."""
-    b = "fegan-test-boundary"
-    body = b"".join(f'--{b}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-                    for k, v in (("n", n), ("seed", seed)))
-    body += (f'--{b}\r\nContent-Disposition: form-data; name="audio"; filename="{voice.name}"\r\n'
-             f"Content-Type: application/octet-stream\r\n\r\n").encode() + voice.read_bytes() + f"\r\n--{b}--\r\n".encode()
-    req = urllib.request.Request(url + "/api/generate", data=body,
-                                 headers={"Content-Type": f"multipart/form-data; boundary={b}"})
+# ---------------------------------------------------------------- without a browser
+
+BOUNDARY = "fegan-test-boundary"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def multipart(fields: dict, *files: tuple[str, bytes]) -> bytes:
+    """A form as the page sends it: the fields, then the files in the field "audio"."""
+    body = b"".join(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                    for k, v in fields.items())
+    for name, data in files:
+        body += (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="audio"; filename="{name}"\r\n'
+                 "Content-Type: application/octet-stream\r\n\r\n").encode() + data + b"\r\n"
+    return body + f"--{BOUNDARY}--\r\n".encode()
+
+
+def ask(url: str, body: bytes = b"", content_type: str = MULTIPART, host: str | None = None,
+        chunks=None, length: int | None = None, method: str = "POST", path: str = "/api/generate",
+        timeout: float = 120) -> tuple[int, dict | str]:
+    """One request with http.client (a Host of our choosing; ``chunks``: a body streamed in
+    chunked encoding, or with ``length`` as its declared Content-Length): (status, JSON or text)."""
+    u = urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     try:
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+        c.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        c.putheader("Host", host or u.netloc)
+        if method == "POST":
+            c.putheader("Content-Type", content_type)
+            if chunks is None:
+                c.putheader("Content-Length", str(len(body)))
+            elif length is not None:
+                c.putheader("Content-Length", str(length))
+            else:
+                c.putheader("Transfer-Encoding", "chunked")
+        c.endheaders(body if chunks is None else None)
+        for chunk in chunks or ():
+            c.send(chunk if length is not None else b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        if chunks is not None and length is None:
+            c.send(b"0\r\n\r\n")
+        r = c.getresponse()
+        data = r.read()
+    finally:
+        c.close()
+    try:
+        return r.status, json.loads(data)
+    except ValueError:
+        return r.status, data.decode()
+
+
+def _post(url: str, voice: Path, n: int = 1, seed: int = 0) -> tuple[int, dict]:
+    """POST /api/generate as the page does (a multipart form): (status, JSON)."""
+    return ask(url, multipart({"n": n, "seed": seed}, (voice.name, voice.read_bytes())))
+
+
+def _oversized(mib: int):
+    """A form whose recording has ``mib`` MiB, as chunks (never whole in this process's memory)."""
+    head = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="audio"; filename="big.wav"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+    block = bytes(1 << 20)
+    return len(head) + (mib << 20) + len(tail), [head, *[block] * mib, tail]
+
+
+def _bad_requests(ws: Path) -> list[tuple[str, dict, int, str]]:
+    """(what, ask's arguments, status, the error's start): every client mistake a 4xx and one line."""
+    speech = ("speech.wav", (ws / "speech.wav").read_bytes())
+    declared, chunks = _oversized(70)
+    streamed = _oversized(256)[1]
+    return [
+        ("garbage", dict(body=multipart({}, ("garbage.mp3", (ws / "garbage.mp3").read_bytes()))), 400,
+         "garbage.mp3: cannot read audio"),
+        ("a file name with folders and a right-to-left override",
+         dict(body=multipart({}, ("../../etc/gar\u202ebage.mp3", (ws / "garbage.mp3").read_bytes()))), 400,
+         "garbage.mp3: cannot read audio"),
+        ("silence", dict(body=multipart({}, ("silent.wav", (ws / "silent.wav").read_bytes()))), 400,
+         "silent.wav: no speech found"),
+        ("seed 10**30", dict(body=multipart({"seed": 10**30}, speech)), 400,
+         f"seed: choose a whole number from 0 to {MAX_SEED}, got '{10**30}'"),
+        ("seed -1", dict(body=multipart({"seed": -1}, speech)), 400, "seed: choose a whole number"),
+        ("n 0", dict(body=multipart({"n": 0}, speech)), 400, "faces: choose a whole number from 1 to 16, got '0'"),
+        ("n 2.5", dict(body=multipart({"n": "2.5"}, speech)), 400, "faces: choose a whole number from 1 to 16"),
+        ("a long field", dict(body=multipart({"n": "1" * 100}, speech)), 400,
+         "the form field 'n' is longer than 64 bytes"),
+        ("malformed multipart", dict(body=b"--" + BOUNDARY.encode() + b"\r\nno header end" + b"\x00" * 64 +
+                                     b"\r\n--" + BOUNDARY.encode() + b"--\r\n"), 400,
+         "the form is not valid multipart/form-data"),
+        ("not a form", dict(body=b'{"n": 1}', content_type="application/json"), 400,
+         "send a multipart/form-data form with the recording in the field 'audio'"),
+        ("no recording", dict(body=multipart({"n": 1})), 400, "no recording: record from the microphone"),
+        ("empty file", dict(body=multipart({}, ("empty.wav", b""))), 400, "empty.wav is empty"),
+        ("two files", dict(body=multipart({}, speech, speech)), 400, "more than one recording"),
+        ("a foreign Host", dict(body=multipart({}, speech), host="rebind.example.com"), 400, "Invalid host header"),
+        ("declared oversize", dict(chunks=chunks, length=declared), 413,
+         "the recording is larger than 64 MiB, the most the demo takes"),
+        ("streamed oversize", dict(chunks=streamed), 413, "the recording is larger than 64 MiB"),
+    ]
+
+
+def _good_requests(ws: Path) -> list[tuple[str, bytes]]:
+    """(what, form): recordings that draw, each with its own n and seed."""
+    def form(name, n, seed):
+        return f"{name} n={n} seed={seed}", multipart({"n": n, "seed": seed}, (name, (ws / name).read_bytes()))
+    return [form("speech.wav", 1, 0), form("speech.wav", 4, 3), form("speech.wav", 2, MAX_SEED),
+            form("speech.m4a", 1, 5), form("speech.webm", 3, 7), form("long.flac", 1, 2)]
+
+
+def _kib(pid: int, key: str) -> int:
+    """VmRSS (resident now) or VmHWM (the peak since the last reset) of ``pid``, in KiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(rf"^{key}:\s+(\d+) kB", status, re.M).group(1))
+
+
+PATHLIKE = re.compile(r"(?:^|[\s(\'\"])/[\w.~-]")       # an absolute path in an error line
+LOAD_REQUESTS, LOAD_BAD, LOAD_CLIENTS, LOAD_S = 50, 30, 8, 240
+RSS_GROWTH_MIB, RSS_MIB = 200, 2048
+
+
+def test_the_server_under_a_load_of_good_and_bad_requests(workspace, demo, demo_tmp):
+    """50 requests from 8 concurrent clients on the loopback: good recordings of every kind
+    the page sends, garbage, bad numbers, bad forms, a foreign Host, a 70 MiB upload declared
+    and a 256 MiB one streamed. Every good one gets exactly the answer it gets alone, every bad
+    one its 4xx and one line with no server path, none a 5xx; the server's resident memory
+    peaks less than RSS_GROWTH_MIB above what it holds after drawing each good one once (a
+    drawing's own peak is ~90 MiB; the streamed upload, read whole, would alone be more), no
+    upload stays in its TMPDIR, and it still draws afterwards."""
+    good, bad = _good_requests(workspace), _bad_requests(workspace)
+    alone = {}
+    for what, body in good:              # the answers one at a time (and the models loaded)
+        status, alone[what] = ask(demo.url, body)
+        assert status == 200, (what, alone[what])
+    assert alone["long.flac n=1 seed=2"]["heard_s"] == MAX_AUDIO_S and alone["long.flac n=1 seed=2"]["cut"]
+    assert alone["speech.wav n=1 seed=0"]["cut"] is False and alone["speech.wav n=1 seed=0"]["heard_s"] < 5
+    # the first 60 s of long.flac hold all of its speech: the same speech as speech.wav
+    assert alone["long.flac n=1 seed=2"]["voiced_s"] == alone["speech.wav n=1 seed=0"]["voiced_s"]
+    # and the page's answer is the command's image
+    png = base64.b64decode(alone["speech.wav n=4 seed=3"]["image"].split(",", 1)[1])
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")),
+                          _generated(workspace, "--n", "4", "--seed", "3"))
+
+    rng = random.Random(0)
+    quick = [b for b in bad if "oversize" not in b[0]]
+    jobs = ([("bad", b) for b in bad] + [("bad", rng.choice(quick)) for _ in range(LOAD_BAD - len(bad))] +
+            [("good", rng.choice(good)) for _ in range(LOAD_REQUESTS - LOAD_BAD)])
+    rng.shuffle(jobs)
+    baseline = _kib(demo.pid, "VmRSS")
+    Path(f"/proc/{demo.pid}/clear_refs").write_text("5")       # VmHWM from here on
+    t0 = time.monotonic()
+
+    def one(job):
+        kind, case = job
+        if kind == "good":
+            what, body = case
+            return kind, what, ask(demo.url, body)
+        what, kwargs, _, _ = case
+        return kind, what, ask(demo.url, **kwargs)
+
+    with ThreadPoolExecutor(LOAD_CLIENTS) as pool:
+        futures = [pool.submit(one, j) for j in jobs]
+        done, late = wait(futures, timeout=LOAD_S)
+        assert not late, f"{len(late)} requests unanswered after {LOAD_S} s"
+    elapsed = time.monotonic() - t0
+    peak = _kib(demo.pid, "VmHWM")
+    expected = {what: (status, start) for what, _, status, start in bad}
+    wrong = []
+    for f in futures:
+        kind, what, (status, answer) = f.result()
+        if kind == "good":
+            if status != 200 or answer != alone[what]:
+                wrong.append((what, status, answer if status != 200 else "a different answer"))
+            continue
+        text = answer["error"] if isinstance(answer, dict) else answer
+        want_status, start = expected[what]
+        if (status, text[:len(start)]) != (want_status, start) or "\n" in text or PATHLIKE.search(text) \
+                or str(workspace) in text or "fegan-demo-" in text:
+            wrong.append((what, status, text))
+    assert not wrong, wrong
+    assert sum(f.result()[0] == "good" for f in futures) == LOAD_REQUESTS - LOAD_BAD
+    growth = (peak - baseline) / 1024
+    assert growth < RSS_GROWTH_MIB and peak / 1024 < RSS_MIB, (baseline / 1024, peak / 1024, elapsed)
+    assert not [p.name for p in demo_tmp.iterdir() if p.name.startswith("fegan-demo-")]
+    assert "Traceback" not in demo.output(), demo.output()[-3000:]
+    # and afterwards it still draws
+    status, answer = ask(demo.url, good[1][1])
+    assert status == 200 and answer == alone[good[1][0]]
+    print(f"load: {LOAD_REQUESTS} requests in {elapsed:.1f} s; RSS {baseline / 1024:.0f} MiB, "
+          f"peak {peak / 1024:.0f} MiB")
+
+
+def test_only_its_own_host_names_are_answered(demo):
+    """DNS rebinding: a page of rebind.example.com resolved to 127.0.0.1 sends that Host."""
+    port = urlsplit(demo.url).port
+    for host in ("rebind.example.com", f"rebind.example.com:{port}", "127.0.0.1.nip.io", "localhost.evil"):
+        assert ask(demo.url, method="GET", path="/", host=host) == (400, "Invalid host header"), host
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST", f"[::1]:{port}"):
+        status, page = ask(demo.url, method="GET", path="/", host=host)
+        assert status == 200 and "only the first 60 s of a recording are heard" in " ".join(page.split()), host
+    assert "{{" not in page                    # every limit filled in
+    assert "fegan demo: answers the Host names 127.0.0.1, [::1], localhost (more with --allow-host NAME)" \
+        in demo.output()
+
+
+def test_demo_passes_host_and_allow_host_on(monkeypatch):
+    import fegan.demo.app as app
+
+    seen = {}
+    monkeypatch.setattr(app, "serve", lambda host, port, ws, allow_hosts: seen.update(
+        host=host, port=port, allow_hosts=allow_hosts, vnet=ws.vnet))
+    r = CliRunner().invoke(cli, ["demo", "--host", "0.0.0.0", "--port", "8000", "--allow-host", "demo.lan",
+                                 "--allow-host", "proxy.example.org", "--vnet", "v.pt"])
+    assert r.exit_code == 0, r.output
+    assert seen == {"host": "0.0.0.0", "port": 8000, "allow_hosts": ("demo.lan", "proxy.example.org"), "vnet": "v.pt"}
+
+
+def test_the_allowlist_follows_host():
+    local = ["127.0.0.1", "[::1]", "localhost"]
+    assert allowed_hosts("127.0.0.1") == local
+    assert allowed_hosts("192.168.1.5") == sorted(local + ["192.168.1.5"])
+    assert allowed_hosts("::", ["Demo.LAN", " "]) == sorted(set(allowed_hosts("0.0.0.0")) | {"demo.lan"})
+    assert host_form(socket.gethostname()) in allowed_hosts("0.0.0.0")       # what others type
+    assert host_form(socket.gethostname()) not in allowed_hosts("127.0.0.1") or socket.gethostname() == "localhost"
+    assert host_form("FE80::1") == "[fe80::1]" and host_form("[::1]") == "[::1]"
+
+
+def test_error_lines_carry_no_server_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    form = Form(path=tmp_path / "fegan-demo-x1" / "recording.wav", filename="my voice.wav")
+    assert public(f"{form.path}: cannot read audio (unreadable container)", form) == \
+        "my voice.wav: cannot read audio (unreadable container)"
+    assert public(f"{tmp_path}/models/vnet.pt: not a loadable V-net checkpoint (bad zip)") == \
+        "models/vnet.pt: not a loadable V-net checkpoint (bad zip)"
+    assert public("unexpected OSError: [Errno 28] No space left on device: '/srv/secret/cache/x.bin'") == \
+        "unexpected OSError: [Errno 28] No space left on device: 'x.bin'"
+    kept = "models/vnet.pt not found: send a multipart/form-data form, 1/2 done"
+    assert public(kept) == kept
+
+
+def test_decoding_stops_at_the_cap(workspace):
+    """A small file with minutes of sound: with max_s only those seconds are decoded (and held
+    in memory), sample for sample the file's first ones; without, all of it."""
+    path = workspace / "long.flac"
+    tracemalloc.start()
+    try:
+        wave, sr = read_audio(path, max_s=5)
+        capped = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        whole, _ = read_audio(path)
+        uncapped = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    pcm, _ = sf.read(path, dtype="int16", frames=5 * 48000)
+    assert sr == 48000 and wave.dtype == np.float32 and np.array_equal(wave, pcm.astype(np.float32) / 32767.0)
+    assert np.array_equal(whole[:len(wave)], wave) and len(whole) > LONG_SILENCE_S * 48000
+    assert capped < 4 * 2**20 < len(whole) * 4 <= uncapped, (capped, uncapped)
+
+
+def test_the_gate_bounds_waiting_and_drawing():
+    async def scenario():
+        gate = Gate(slots=1, admitted=2, wait_s=0.05)
+        order = []
+        async with gate.admit(), gate.turn():
+            async with gate.admit():
+                with pytest.raises(Refused) as third:         # a third request in hand: busy at once
+                    async with gate.admit():
+                        pass
+                with pytest.raises(Refused) as waited:        # the one slot stays taken: busy after the wait
+                    async with gate.turn():
+                        pass
+            order.append("drawn")
+        async with gate.admit(), gate.turn():                  # released: the next one draws
+            order.append("next")
+        return third.value, waited.value, order, gate.in_hand
+
+    third, waited, order, in_hand = asyncio.run(scenario())
+    assert (third.status, third.headers) == (503, {"Retry-After": "5"})
+    assert third.message == "busy: 2 requests are already in hand; try again in a few seconds"
+    assert waited.status == 503 and waited.message.startswith("busy: no turn to draw came within 0.05 s")
+    assert order == ["drawn", "next"] and in_hand == 0
+
+
+def test_a_missing_playwright_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setitem(sys.modules, "playwright", None)        # `import playwright` fails
+    monkeypatch.setenv("FEGAN_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="Playwright not installed"):
+        _need_browser()
+    monkeypatch.delenv("FEGAN_REQUIRE_BROWSER")
+    with pytest.raises(pytest.skip.Exception, match="Playwright not installed"):
+        _need_browser()
 
 
 def test_an_unforeseen_failure_is_one_line_and_the_server_goes_on(workspace, tmp_path):
@@ -191,13 +530,13 @@ def test_an_unforeseen_failure_is_one_line_and_the_server_goes_on(workspace, tmp
     judge = ws / paths.EMOTION_JUDGE
     good = judge.read_bytes()
     save_judge(judge, FaceClassifier(3, 8), JudgeConfig(width=4), ["happy", "sad", "angry"])
-    with demo_server(ws, free_port()) as url:
-        status, answer = _post(url, ws / "speech.wav")
+    with demo_server(ws, free_port()) as srv:
+        status, answer = _post(srv.url, ws / "speech.wav")
         assert status == 500 and list(answer) == ["error"]
         assert answer["error"].startswith("unexpected RuntimeError: Error(s) in loading state_dict for FaceClassifier")
         assert "\n" not in answer["error"] and str(ws) not in answer["error"]
         judge.write_bytes(good)
-        status, answer = _post(url, ws / "speech.wav", n=2, seed=1)
+        status, answer = _post(srv.url, ws / "speech.wav", n=2, seed=1)
         assert status == 200, answer
         assert answer["n"] == 2 and {e["label"] for e in answer["emotions"]} <= {"happy", "sad", "angry"}
         assert len(answer["emotions"]) == 2
@@ -205,8 +544,6 @@ def test_an_unforeseen_failure_is_one_line_and_the_server_goes_on(workspace, tmp
 
 
 def test_port_in_use_is_one_line(workspace):
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()

@@ -4,17 +4,22 @@ A request is one recording (an upload, or what the page recorded from the microp
 with Opus in Chromium) plus ``n`` and ``seed``. The answer is JSON: the faces as one PNG (the
 grid ``fegan generate`` writes), V-net's nearest training speaker with one real training face
 of theirs, the seconds of speech used, and what the emotion judge of the `evaluate` stage reads
-in each face. Whatever goes wrong is ``{"error": "<one line>"}``: a ``FeganError`` (silence,
-too little speech, a file that does not decode, missing models) as it is, anything else as
-``unexpected <Type>: ...`` with its traceback on the server's stderr; the server goes on.
+in each face. Whatever goes wrong is ``{"error": "<one line>"}`` with no server path in it:
+400 for the client's mistakes (a bad form or number, a recording that does not decode or holds
+too little speech), 413 for an upload over ``MAX_UPLOAD_BYTES``, 503 "busy" past the
+``Gate``'s bounds, 500 only for the server's own trouble (missing or broken models, and
+anything unforeseen: ``unexpected <Type>: ...``, its traceback on the server's stderr); the
+server goes on. Requests naming another Host are refused (``hosts.py``: DNS rebinding).
 
 Models are loaded on the first request and again when a file changes (a `dvc repro` while
 the demo runs), not at start: the page opens, and says what is missing, before any training.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
+import re
 import tempfile
 import threading
 import traceback
@@ -26,13 +31,19 @@ from PIL import Image
 
 from .. import paths
 from ..errors import FeganError
-from ..inference import faces_from_voice, grid, load_generator, load_vnet
+from ..inference import RecordingError, faces_from_voice, grid, load_generator, load_vnet
 from ..params import load_params
 from ..preprocess.guard import reason_of
+from .gate import Gate
+from .hosts import allowed_hosts, host_form
+from .upload import Form, Refused, read_form
 
 PAGE = Path(__file__).with_name("page.html")
 MAX_UPLOAD_BYTES = 64 << 20          # a minute of 48 kHz stereo PCM is 11 MB; video tracks are larger
+MAX_AUDIO_S = 60.0                   # decoding stops here; the features use 10 s of speech anyway
+UPLOAD_S = 120                       # an upload still arriving after this is refused (408)
 MAX_FACES = 16
+MAX_SEED = 2**32 - 1                 # exact in the page's JavaScript numbers; any seed of torch's
 AUDIO_SUFFIXES = {".wav", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac", ".webm", ".weba",
                   ".mp4", ".mov", ".mkv", ".avi"}
 
@@ -104,16 +115,17 @@ class Models:
 
 
 def run(models: Models, recording: Path, n: int, seed: int) -> dict:
-    """One request's answer (raises ``FeganError`` for the user's mistakes)."""
+    """One request's answer (raises ``RecordingError`` for the recording's faults, another
+    ``FeganError`` for the models')."""
     from ..evaluation.judge import probabilities
 
-    if not 1 <= n <= MAX_FACES:
-        raise FeganError(f"faces: choose 1 to {MAX_FACES}, got {n}")
     m = models.get()
-    res = faces_from_voice(recording, m["params"], m["vnet"], m["generator"], n=n, seed=seed)
+    res = faces_from_voice(recording, m["params"], m["vnet"], m["generator"], n=n, seed=seed,
+                           max_s=MAX_AUDIO_S)
     sheet = grid(res.images)
     answer = {"image": png_data_url(sheet), "width": int(sheet.shape[1]), "height": int(sheet.shape[0]),
               "n": n, "seed": seed, "size": int(res.images.shape[-1]), "voiced_s": round(res.voiced_s, 2),
+              "heard_s": round(res.heard_s, 2), "cut": res.heard_s >= MAX_AUDIO_S - 0.01,
               "speaker": int(res.speaker), "speaker_p": round(res.speaker_p, 3), "speaker_face": None,
               "emotions": None}
     face = models.speaker_face(res.speaker)
@@ -126,15 +138,62 @@ def run(models: Models, recording: Path, n: int, seed: int) -> dict:
     return answer
 
 
-def create_app(ws: Workspace | None = None):
+def whole(fields: dict, name: str, what: str, default: int, lo: int, hi: int) -> int:
+    """Form field ``name`` as a whole number in [lo, hi], or 400 (ASCII digits only: no sign,
+    no ``1_000``, no ``1e3``)."""
+    text = fields.get(name, str(default)).strip()
+    if not re.fullmatch(r"[0-9]{1,20}", text) or not lo <= int(text) <= hi:
+        shown = text if len(text) <= 32 else text[:29] + "..."
+        raise Refused(400, f"{what}: choose a whole number from {lo} to {hi}, got {shown!r}")
+    return int(text)
+
+
+_ABSOLUTE = re.compile(r"(?<![\w.~-])/(?:[^\s/:'\"()\[\],;]+/)*[^\s/:'\"()\[\],;]+")
+
+
+def public(text: str, form: Form | None = None) -> str:
+    """An error line fit for the client: the recording's temporary path becomes the file's
+    own name, any other absolute path its path under the demo's folder, else its last part."""
+    if form is not None and form.path is not None:
+        text = text.replace(str(form.path), form.filename)
+
+    def shorter(m: re.Match) -> str:
+        p = Path(m.group(0))
+        try:
+            return str(p.relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return p.name
+    return _ABSOLUTE.sub(shorter, text)
+
+
+def render_page() -> str:
+    """page.html with the demo's limits filled in (the page states them and checks the size)."""
+    values = {"MAX_UPLOAD_BYTES": MAX_UPLOAD_BYTES, "MAX_UPLOAD_MIB": MAX_UPLOAD_BYTES >> 20,
+              "MAX_AUDIO_S": f"{MAX_AUDIO_S:g}", "MAX_FACES": MAX_FACES, "MAX_SEED": MAX_SEED}
+    page = PAGE.read_text()
+    for k, v in values.items():
+        page = page.replace("{{" + k + "}}", str(v))
+    return page
+
+
+def create_app(ws: Workspace | None = None, host: str = "127.0.0.1", allow_hosts: tuple[str, ...] = (),
+               gate: Gate | None = None):
+    """The Starlette app; it answers the Host names ``hosts.allowed_hosts(host, allow_hosts)``."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.requests import Request
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+    from starlette.requests import ClientDisconnect, Request
     from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
     models = Models(ws or Workspace())
-    page = PAGE.read_text()
+    gate = gate or Gate()
+    # drawings run on threads of their own, as many as the gate's slots: even a turn handed back
+    # early (a cancelled request whose drawing still runs) never makes two drawings run at once
+    drawers = ThreadPoolExecutor(gate.slots, thread_name_prefix="fegan-demo-draw")
+    page = render_page()
 
     async def index(request: Request):
         return HTMLResponse(page)
@@ -142,41 +201,50 @@ def create_app(ws: Workspace | None = None):
     async def favicon(request: Request):
         return Response(status_code=204)     # browsers ask for one; nothing to fetch elsewhere
 
-    async def generate(request: Request):
+    async def receive(request: Request, folder: Path) -> tuple[Form, int, int]:
         try:
-            form = await request.form(max_part_size=MAX_UPLOAD_BYTES)
-            upload = form.get("audio")
-            if upload is None or isinstance(upload, str):
-                raise FeganError("no recording: record from the microphone or choose a file")
-            data = await upload.read()
-            if not data:
-                raise FeganError(f"{upload.filename or 'the recording'} is empty")
-            try:
-                n, seed = int(form.get("n", 1)), int(form.get("seed", 0))
-            except ValueError:
-                raise FeganError("faces and seed must be whole numbers") from None
-            suffix = Path(upload.filename or "").suffix.lower()
-            suffix = suffix if suffix in AUDIO_SUFFIXES else ".bin"    # FFmpeg probes the content anyway
-            with tempfile.TemporaryDirectory(prefix="fegan-demo-") as tmp:
-                path = Path(tmp) / f"recording{suffix}"
-                path.write_bytes(data)
-                try:
-                    answer = await run_in_threadpool(run, models, path, n, seed)
-                except FeganError as e:
-                    # the temporary path means nothing to the person: name their file instead
-                    raise FeganError(str(e).replace(str(path), upload.filename or "the recording")) from None
+            async with asyncio.timeout(UPLOAD_S):
+                form = await read_form(request, folder, MAX_UPLOAD_BYTES, AUDIO_SUFFIXES)
+        except TimeoutError:
+            raise Refused(408, f"the upload took longer than {UPLOAD_S} s") from None
+        except ClientDisconnect:
+            raise Refused(400, "the upload was cut off") from None
+        if form.path is None:
+            raise Refused(400, "no recording: record from the microphone or choose a file")
+        if not form.file_bytes:
+            raise Refused(400, f"{form.filename} is empty")
+        return (form, whole(form.fields, "n", "faces", 1, 1, MAX_FACES),
+                whole(form.fields, "seed", "seed", 0, 0, MAX_SEED))
+
+    async def generate(request: Request):
+        form = None
+        try:
+            async with gate.admit():
+                # the recording's folder goes on every path out, an error's or a cancellation's
+                with tempfile.TemporaryDirectory(prefix="fegan-demo-") as tmp:
+                    form, n, seed = await receive(request, Path(tmp))
+                    async with gate.turn():
+                        answer = await asyncio.get_running_loop().run_in_executor(
+                            drawers, run, models, form.path, n, seed)
             return JSONResponse(answer)
-        except FeganError as e:
-            return JSONResponse({"error": str(e)}, status_code=400)
+        except Refused as e:
+            return JSONResponse({"error": e.message}, status_code=e.status, headers=e.headers)
+        except RecordingError as e:
+            return JSONResponse({"error": public(str(e), form)}, status_code=400)
+        except FeganError as e:     # the models or params: the server's to put right
+            return JSONResponse({"error": public(str(e), form)}, status_code=500)
         except Exception as e:        # noqa: BLE001 - one line on the page, the server goes on
             traceback.print_exc()
-            return JSONResponse({"error": reason_of(e)}, status_code=500)
+            return JSONResponse({"error": public(reason_of(e), form)}, status_code=500)
 
     return Starlette(routes=[Route("/", index), Route("/favicon.ico", favicon),
-                             Route("/api/generate", generate, methods=["POST"])])
+                             Route("/api/generate", generate, methods=["POST"])],
+                     middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host, allow_hosts),
+                                            www_redirect=False)])
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, ws: Workspace | None = None) -> None:
+def serve(host: str = "127.0.0.1", port: int = 7860, ws: Workspace | None = None,
+          allow_hosts: tuple[str, ...] = ()) -> None:
     import socket
 
     import uvicorn
@@ -185,5 +253,9 @@ def serve(host: str = "127.0.0.1", port: int = 7860, ws: Workspace | None = None
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.bind((host, port))       # OSError: the caller's one line
         port = port or probe.getsockname()[1]
-    print(f"fegan demo: http://{host}:{port}/  (Ctrl-C stops)", flush=True)
-    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")
+    print(f"fegan demo: http://{host_form(host)}:{port}/  (Ctrl-C stops)", flush=True)
+    print(f"fegan demo: answers the Host names {', '.join(allowed_hosts(host, allow_hosts))} "
+          "(more with --allow-host NAME)", flush=True)
+    # limit_concurrency: connections past it get uvicorn's own 503, before any of the app's work
+    uvicorn.run(create_app(ws, host, allow_hosts), host=host, port=port, log_level="warning",
+                limit_concurrency=64)
