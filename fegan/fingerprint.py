@@ -4,7 +4,7 @@ A key made of the inputs alone serves a stale value after an edit of the code th
 it or a new model file. ``code_id`` hashes the source of a module's import closure
 (``fegan.imports``: the module and every fegan file it imports), so an edit of any of them
 is a new key; ``file_id`` hashes a file's bytes (dlib's and Inception's weights, which live
-outside the repository, in installed packages). Both are computed once per process.
+outside the repository, in installed packages), again only when its size or mtime changes.
 """
 from __future__ import annotations
 
@@ -35,13 +35,17 @@ def code_id(*modules: str) -> str:
     return "+".join(_code_id(m, root) for m in modules)
 
 
-@functools.lru_cache(maxsize=None)
-def _file_id(path: str, size: int, mtime_ns: int) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()[:16]
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _file_id(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(path)[:16]
 
 
 def file_id(path: str | os.PathLike) -> str:

