@@ -94,7 +94,7 @@ def _stage_command(name: str, module: str, summary: str) -> None:
         import importlib
 
         from .params import load_params
-        from .profiles import apply_overrides
+        from .overrides import apply_overrides
 
         params = apply_overrides(load_params(params_file), overrides)
         click.echo(importlib.import_module(module).stage(params))
@@ -140,7 +140,7 @@ def generate(voice, out, n, seed, separate, vnet, generator, params_file, overri
     from .inference import faces_from_voice, grid
     from .io import atomic_path
     from .params import load_params
-    from .profiles import apply_overrides
+    from .overrides import apply_overrides
 
     if n < 1:
         raise FeganError(f"--n must be at least 1, got {n}")
@@ -237,13 +237,14 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
     import shlex
 
     from .io import atomic_path
-    from .paper import ledger, runs, tables
+    from .paper import catalogue, ledger, results, runs, tables
+    from .paper.client import DvcClient
     from .params import load_params
 
-    names = runs.select(only)
+    names = catalogue.select(only)
     if (force or dry_run or seeds) and not (queue_ or run_):
         raise FeganError("--force, --dry-run and --seeds go with --queue or --run (the tables group the seeds they find)")
-    seed_list = runs.parse_seeds(seeds)
+    seed_list = catalogue.parse_seeds(seeds)
     ledger_file = ledger_file or ledger.LEDGER
     recorded = ledger.load(ledger_file)
     if queue_ or run_:
@@ -263,7 +264,7 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
     # compared keys and seed aside)
     left_out: list[str] = []
     like = load_params() if all_commits or recorded else None
-    found = runs.collect(".", all_commits=all_commits, like=like, left_out=left_out, extra=recorded)
+    found = results.collect(DvcClient("."), all_commits=all_commits, like=like, left_out=left_out, extra=recorded)
     text = tables.render(found, left_out)
     if record:
         added = ledger.record(found.values(), ledger_file)

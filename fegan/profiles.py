@@ -40,6 +40,7 @@ import yaml
 
 from .errors import FeganError
 from .io import atomic_path
+from .overrides import format_value
 
 RAW_DIR = "data.raw_dir"
 
@@ -78,21 +79,6 @@ PROFILES: dict[str, Profile] = {
         "eNTERFACE'05 ('subject N' folders) at the paper's scale: 128x128, full width, GPU",
         {"data.format": "enterface", RAW_DIR: None, "faces.downscale": 1, **_PAPER_SCALE}, needs_raw_dir=True),
 }
-
-
-def apply_overrides(params: dict, overrides) -> dict:
-    """``section.key=value`` pairs (values parsed as YAML) set in the nested ``params``, in place,
-    as ``dvc exp run -S`` takes them; returns ``params``."""
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise FeganError(f"-S wants section.key=value, got {item!r}")
-        *path, last = key.split(".")
-        target = params
-        for part in path:
-            target = target.setdefault(part, {})
-        target[last] = yaml.safe_load(value)
-    return params
 
 
 def profile_values(name: str, raw_dir: str | None = None) -> dict[str, Any]:
@@ -217,21 +203,8 @@ def dvc_command(name: str, raw_dir: str | None = None) -> str:
     """The same switch as one ``dvc exp run -S ...`` line (leaves params.yaml as it is)."""
     args = ["dvc", "exp", "run"]
     for key, value in profile_values(name, raw_dir).items():
-        args += ["-S", f"{key}={_dvc_value(value)}"]
+        args += ["-S", f"{key}={format_value(value)}"]
     return shlex.join(args)
-
-
-def _dvc_value(value: Any) -> str:
-    """A value as ``dvc exp run -S`` parses it (Hydra override grammar): strings with
-    characters the grammar treats specially are quoted."""
-    if isinstance(value, str):
-        safe = all(c.isalnum() or c in "/._-~+" for c in value) and value not in ("null", "true", "false")
-        return value if safe else "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
 
 
 def active(params_file: str | Path = "params.yaml") -> list[str]:

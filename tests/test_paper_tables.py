@@ -22,10 +22,14 @@ from click.testing import CliRunner
 from fegan.cli import cli
 from fegan.errors import FeganError
 from fegan.models.config import VARIANTS
+from fegan.paper import catalogue as C
 from fegan.paper import ledger
 from fegan.paper import numbers as paper
+from fegan.paper import results
 from fegan.paper import runs as R
-from fegan.paper.runs import EXPERIMENTS, Run, parse_exp_show
+from fegan.paper.catalogue import EXPERIMENTS
+from fegan.paper.client import DvcClient
+from fegan.paper.results import Run, group, parse_exp_show
 from fegan.paper.tables import CONDITIONS, render
 from fegan.preprocess.features import KINDS
 
@@ -34,19 +38,54 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+class FakeDvc:
+    """A DvcClient that runs nothing: `exp show` answers ``payload``, `exp run` lines exit with
+    ``codes`` (by experiment name; 0 otherwise); every call is kept in ``calls``."""
+
+    def __init__(self, payload: list | None = None, repo: Path | str = ".", codes: dict[str, int] | None = None):
+        self.payload, self.repo, self.codes, self.calls = payload or [], Path(repo), codes or {}, []
+
+    def exp_show(self, all_commits=False):
+        self.calls.append(["exp show", *(["--all-commits"] if all_commits else [])])
+        return copy.deepcopy(self.payload)
+
+    def exp_remove(self, name):
+        self.calls.append(["exp remove", name])
+
+    def queue(self, args):
+        self.calls.append(["queue", args[args.index("--name") + 1]])
+
+    def stream(self, args):
+        name = args[args.index("--name") + 1] if "--name" in args else "--run-all"
+        self.calls.append(["stream", name])
+        return self.codes.get(name, 0)
+
+    def check_commit(self):
+        self.calls.append(["check commit"])
+
+
+def _payload() -> list:
+    return json.loads((DATA / "exp_show.json").read_text())
+
+
+def _fake_exp_show(monkeypatch, payload: list) -> None:
+    """The real DvcClient everywhere (the CLI makes its own), its `dvc exp show` answering ``payload``."""
+    monkeypatch.setattr(DvcClient, "exp_show", lambda self, all_commits=False: copy.deepcopy(payload))
+
+
 # --- the experiments ---------------------------------------------------------------------------
 
 def test_experiments_are_valid_settings_and_cover_the_tables():
     kinds, variants = set(), set()
     for name in EXPERIMENTS:
-        values = dict(s.split("=", 1) for s in R.experiment_overrides(name))
+        values = dict(s.split("=", 1) for s in C.experiment_overrides(name))
         assert set(values) == {"features.kind", "model.variant"}     # both pinned in every run
         assert values["features.kind"] in KINDS and values["model.variant"] in VARIANTS
         kinds.add(values["features.kind"])
         variants.add(values["model.variant"])
     assert kinds == set(KINDS) and variants == set(VARIANTS)
-    assert R.experiment_overrides("fbank") == ["features.kind=fbank", "model.variant=fegan"]
-    assert R.experiment_overrides("mfcc", ["train.iterations=9"]) == [
+    assert C.experiment_overrides("fbank") == ["features.kind=fbank", "model.variant=fegan"]
+    assert C.experiment_overrides("mfcc", ["train.iterations=9"]) == [
         "features.kind=mfcc", "model.variant=fegan", "train.iterations=9"]
     # every paper row has an experiment, and every experiment a paper row
     assert set(paper.TABLE2) | {"acgan", "cgan", "cgan_proj"} == set(EXPERIMENTS)
@@ -58,14 +97,14 @@ def test_experiments_are_valid_settings_and_cover_the_tables():
 
 
 def test_selection_and_extra_overrides_are_checked():
-    assert R.select(None) == list(EXPERIMENTS)
-    assert R.select(["cgan,paper-mfcc", "fbank"]) == ["fbank", "mfcc", "cgan"]
+    assert C.select(None) == list(EXPERIMENTS)
+    assert C.select(["cgan,paper-mfcc", "fbank"]) == ["fbank", "mfcc", "cgan"]
     with pytest.raises(FeganError, match="unknown paper experiment 'nope'"):
-        R.select(["nope"])
+        C.select(["nope"])
     with pytest.raises(FeganError, match="model.variant is what the paper experiments vary"):
-        R.check_extra(["model.variant=cgan"])
+        C.check_extra(["model.variant=cgan"])
     with pytest.raises(FeganError, match="section.key=value"):
-        R.check_extra(["train.iterations"])
+        C.check_extra(["train.iterations"])
 
 
 def test_dry_run_command_lines():
@@ -141,7 +180,7 @@ def test_the_ledger_keeps_finished_runs_for_a_fresh_clone(tmp_path):
     assert ledger.load(path) == [] and ledger.record(live.values(), path) == 3      # mfcc, no_c1, acgan
     assert ledger.record(live.values(), path) == 0                                 # the same revisions again
     saved = ledger.load(path)
-    assert [R.exp_name(r.name, r.seed) for r in saved] == ["paper-acgan", "paper-mfcc", "paper-no_c1"]
+    assert [C.exp_name(r.name, r.seed) for r in saved] == ["paper-acgan", "paper-mfcc", "paper-no_c1"]
     # without any experiment refs (a fresh clone) the ledger alone gives the same finished runs
     alone = parse_exp_show([], extra=saved)
     for n, r in live.items():
@@ -167,14 +206,12 @@ def test_the_ledger_keeps_finished_runs_for_a_fresh_clone(tmp_path):
 
 
 def test_cli_records_runs_and_renders_them_without_the_refs(tmp_path, monkeypatch):
-    import subprocess
-
     payload = (DATA / "exp_show.json").read_text()
     like = copy.deepcopy(parse_exp_show(json.loads(payload))["acgan"].params)
     like["model"]["variant"], like["features"]["kind"] = "fegan", "fbank"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(like))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(R, "_call", lambda args, cwd, capture: subprocess.CompletedProcess(args, 0, payload, ""))
+    _fake_exp_show(monkeypatch, json.loads(payload))
     runner = CliRunner()
     res = runner.invoke(cli, ["paper-tables", "--record", "-o", "live.md"])
     assert res.exit_code == 0 and "recorded 3 new run(s) in reports/paper_runs.json" in res.output, res.output
@@ -182,7 +219,7 @@ def test_cli_records_runs_and_renders_them_without_the_refs(tmp_path, monkeypatc
     # the help names the same default (it is spelt there because the CLI imports fegan.paper lazily)
     assert f"[default: {ledger.LEDGER};" in " ".join(runner.invoke(cli, ["paper-tables", "--help"]).output.split())
     # a fresh clone: no experiments at all, the committed ledger only
-    monkeypatch.setattr(R, "_call", lambda args, cwd, capture: subprocess.CompletedProcess(args, 0, "[]", ""))
+    _fake_exp_show(monkeypatch, [])
     res = runner.invoke(cli, ["paper-tables", "-o", "clone.md"])
     assert res.exit_code == 0, res.output
     live, clone = Path("live.md").read_text(), Path("clone.md").read_text()
@@ -199,9 +236,6 @@ def test_the_committed_ledger_renders_the_committed_tables(monkeypatch):
     and a change to the ledger's format or to the tables' code that leaves them stale fails here.
     The settings filter is the ledger's own (its FE-GAN run's params), not the workspace's
     params.yaml, which `fegan profile` rewrites."""
-    import subprocess
-
-    monkeypatch.setattr(R, "_call", lambda args, cwd, capture: subprocess.CompletedProcess(args, 0, "[]", ""))
     monkeypatch.chdir(ROOT)
     recorded = ledger.load(ledger.LEDGER)
     # what the README reports: Tables 4-5's four methods over seeds 0-2, every experiment at seed 0
@@ -213,7 +247,7 @@ def test_the_committed_ledger_renders_the_committed_tables(monkeypatch):
     assert all(0 in seeds.get(m, set()) for m in EXPERIMENTS) and len(EXPERIMENTS) == 10
     left_out: list[str] = []
     like = next(r for r in recorded if r.name == "fbank" and r.seed == 0).params
-    found = R.collect(".", all_commits=True, like=like, left_out=left_out, extra=recorded)
+    found = results.collect(FakeDvc([]), all_commits=True, like=like, left_out=left_out, extra=recorded)
     assert left_out == []
     committed = (ROOT / "reports" / "paper_tables.md").read_text()
     assert render(found, left_out) == committed[committed.index("-->") + 3:].lstrip("\n")
@@ -227,14 +261,18 @@ def test_runs_recorded_with_these_settings_are_not_queued_again(monkeypatch, tmp
     assert R.recorded_done(recorded, params) == {"paper-mfcc", "paper-no_c1", "paper-acgan"}
     lr = params["train"]["lr"]
     assert R.recorded_done(recorded, params, [f"train.lr={lr * 2}"]) == set()   # other settings: rerun
-    assert R.recorded_done(recorded, params, [f"train.lr={lr}"]) == {"paper-mfcc", "paper-no_c1", "paper-acgan"}
-    monkeypatch.setattr(R, "_existing", lambda repo: {"paper-cgan": "queued"})
+    # the same value written as DVC's -S reads it (an exponent is a float there, not a string)
+    for same in (f"train.lr={lr:e}", f"train.lr={lr:.0e}".replace("e-0", "e-"), f"train.lr={lr}"):
+        assert R.recorded_done(recorded, params, [same]) == {"paper-mfcc", "paper-no_c1", "paper-acgan"}, same
+    assert R.recorded_done(recorded, params, ["train.lr='0.0002'"]) == set()          # a string is another value
+    assert params["train"]["lr"] == lr                                                 # params left as they were
+    monkeypatch.setattr(R, "_existing", lambda dvc: {"paper-cgan": "queued"})
     said: list[str] = []
     jobs = [("acgan", None), ("cgan", None), ("fbank", None)]
     done = R.recorded_done(recorded, params)
-    assert R._skip(jobs, tmp_path, False, said.append, done) == [("fbank", None)]
+    assert R._skip(jobs, FakeDvc(), False, said.append, done) == [("fbank", None)]
     assert "paper-acgan is recorded in the ledger with these settings; skipped (--force reruns it)" in said
-    assert R._skip(jobs, tmp_path, True, said.append, done) == [("acgan", None), ("fbank", None)]
+    assert R._skip(jobs, FakeDvc(), True, said.append, done) == [("acgan", None), ("fbank", None)]
 
 
 def test_collect_runs_dvc_exp_show_and_reports_its_failure(monkeypatch):
@@ -242,18 +280,102 @@ def test_collect_runs_dvc_exp_show_and_reports_its_failure(monkeypatch):
 
     calls = []
 
-    def fake(args, cwd, capture):
-        calls.append(args)
+    def fake(self, args):
+        calls.append((self.repo, args))
         return subprocess.CompletedProcess(args, 0, (DATA / "exp_show.json").read_text(), "")
 
-    monkeypatch.setattr(R, "_call", fake)
-    assert R.collect(".")["acgan"].done and calls == [["dvc", "exp", "show", "--json"]]
-    R.collect(".", all_commits=True)
-    assert calls[-1][-1] == "--all-commits"
-    monkeypatch.setattr(R, "_call", lambda args, cwd, capture: subprocess.CompletedProcess(
-        args, 255, "", "ERROR: you are not inside of a DVC repository\n"))
-    with pytest.raises(FeganError, match="not inside of a DVC repository"):
-        R.collect(".")
+    monkeypatch.setattr(DvcClient, "_captured", fake)
+    assert results.collect(DvcClient("x"))["acgan"].done and calls == [(Path("x"), ["dvc", "exp", "show", "--json"])]
+    results.collect(DvcClient(), all_commits=True)
+    assert calls[-1][1][-1] == "--all-commits"
+    monkeypatch.setattr(DvcClient, "_captured", lambda self, args: subprocess.CompletedProcess(
+        args, 255, "", "WARNING: x\nERROR: you are not inside of a DVC repository\n"))
+    with pytest.raises(FeganError, match="^`dvc exp show --json` failed: ERROR: you are not inside of a DVC repository$"):
+        results.collect(DvcClient())
+    monkeypatch.setattr(DvcClient, "_captured", lambda self, args: subprocess.CompletedProcess(args, 0, "oops\n", ""))
+    with pytest.raises(FeganError, match="printed no JSON: oops"):
+        DvcClient().exp_show()
+    monkeypatch.setattr(DvcClient, "_captured", lambda self, args: subprocess.CompletedProcess(args, 1, "", "boom\n"))
+    with pytest.raises(FeganError, match="^dvc exp remove paper-acgan failed: boom$"):
+        DvcClient().exp_remove("paper-acgan")
+    with pytest.raises(FeganError, match="^dvc exp run --queue --name paper-acgan ... failed: boom$"):
+        DvcClient().queue(C.command("acgan"))
+
+
+def test_group_leaves_the_runs_it_is_given_as_they_were():
+    seeded = [Run(name="acgan", state="success", seed=k, rev=f"r{k}", eval={"fid": 10.0 + k}) for k in (2, 0, 1)]
+    older = Run(name="acgan", state="success", seed=0, rev="old", timestamp="2024", eval={"fid": 99.0})
+    plain = Run(name="acgan", state="success", rev="unseeded", eval={"fid": 5.0})
+    candidates = [*seeded, older, plain]
+    before = copy.deepcopy(candidates)
+    first, again = group(candidates), group(candidates)
+    assert candidates == before and all(r.replicas == [] for r in candidates)
+    assert first == again
+    acgan = first["acgan"]
+    assert (acgan.seed, acgan.rev, [r.seed for r in acgan.replicas]) == (0, "old", [1, 2])   # the newest seed 0
+    assert acgan is not older and [r.seed for r in acgan.finished] == [0, 1, 2]
+    assert first["fbank"] == Run(name="fbank") and list(first) == list(EXPERIMENTS)
+
+
+def _exp(name: str, state: str | None, rev: str) -> dict:
+    """One experiment of a `dvc exp show --json` row (state None: run in the workspace, done)."""
+    return {"name": name, "executor": None if state is None else {"state": state},
+            "revs": [{"rev": rev, "name": name, "data": {"timestamp": "2025", "params": {}, "metrics": {
+                "metrics/eval.json": {"data": {"fid": 1.0}}}}}]}
+
+
+def _repo(tmp_path: Path) -> Path:
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": {"cmd": "x", "outs": ["data/raw/synthetic"]}}}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(
+        {"data": {"raw_dir": "data/raw/synthetic"}, "train": {"lr": 0.0004, "iterations": 10, "seed": 0},
+         "evaluate": {"inception_weights": None}}))
+    return tmp_path
+
+
+def test_queue_through_a_fake_dvc_skips_what_exists_and_runs_the_queue(tmp_path):
+    payload = [{"rev": "workspace"}, {"rev": "c" * 40, "experiments": [
+        _exp("paper-acgan", "queued", "r1"), _exp("paper-acgan-s0", None, "r2"), _exp("paper-cgan", None, "r3"),
+        _exp("paper-mfcc", "failed", "r4")]}]
+    dvc, said = FakeDvc(payload, _repo(tmp_path)), []
+    cmds = R.queue(["acgan", "cgan", "mfcc", "fbank"], ["train.iterations=4e1"], run=True, say=said.append, dvc=dvc)
+    # paper-acgan is queued although a seeded paper-acgan-s0 exists (the tables leave the unseeded one out)
+    assert said[:2] == ["paper-acgan is queued already; skipped", "paper-cgan is done already; skipped (--force reruns it)"]
+    assert [c[5] for c in cmds[:-1]] == ["paper-fbank", "paper-mfcc"] and cmds[-1] == C.RUN_ALL
+    assert cmds[0][-2:] == ["-S", "train.iterations=4e1"]
+    assert dvc.calls == [["check commit"], ["exp show"], ["queue", "paper-fbank"], ["queue", "paper-mfcc"],
+                         ["stream", "--run-all"]]
+    assert said[2:] == ["$ " + " ".join(c) for c in cmds]
+    dvc = FakeDvc(payload, tmp_path, codes={"--run-all": 3})
+    with pytest.raises(FeganError, match=r"^`dvc exp run --run-all --jobs 1` failed \(exit status 3\)$"):
+        R.queue(["cgan"], run=True, force=True, say=said.append, dvc=dvc)
+    assert ["exp remove", "paper-cgan"] in dvc.calls and "removed the previous paper-cgan" in said
+
+
+def test_workspace_runs_through_a_fake_dvc_go_on_after_a_failure(tmp_path):
+    dvc, said = FakeDvc([], _repo(tmp_path), codes={"paper-acgan-s1": 1}), []
+    with pytest.raises(FeganError, match=r"^1 experiment\(s\) failed: paper-acgan-s1 \(see the output above\)$"):
+        R.run_in_workspace(["fbank", "acgan"], seeds=[0, 1], say=said.append, dvc=dvc)
+    assert [c[1] for c in dvc.calls if c[0] == "stream"] == [
+        "paper-acgan-s0", "paper-acgan-s1", "paper-fbank-s1", "paper-fbank-s0"]
+    assert said[0].startswith("$ dvc exp run --name paper-acgan-s0 ")
+    assert said[1] == "paper-acgan-s0: done in 0 s" and said[3] == "paper-acgan-s1: failed in 0 s"
+
+
+def test_queue_reads_its_overrides_as_dvc_does(tmp_path):
+    repo = _repo(tmp_path)
+    assert R._queue_check(repo, ["data.raw_dir='/data/RAVDESS 2'"]) == []
+    assert R._queue_check(repo, ["evaluate.inception_weights='models/pt inception.pth'"]) == [
+        "-C", "models/pt inception.pth"]
+    assert R._queue_check(repo, ["evaluate.inception_weights=null"]) == []
+    with pytest.raises(FeganError, match="relative path that queued experiments"):
+        R._queue_check(repo, ["data.raw_dir=\"data/raw/RAVDESS\""])
+    with pytest.raises(FeganError, match="^-S train.iterations=a=b: not in the override grammar of dvc exp run -S"):
+        C.check_extra(["train.iterations=a=b"])
+    with pytest.raises(FeganError, match="model.variant is what the paper experiments vary"):
+        C.check_extra(["++model.variant=cgan"])
+    with pytest.raises(FeganError, match="use one"):
+        C.check_extra(["++train.seed=3"], seeds=[0, 1])
+    assert C.check_extra(["train.lr=4e-4", "evaluate.snr_db=[1,5]"]) == ["train.lr=4e-4", "evaluate.snr_db=[1,5]"]
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -281,7 +403,7 @@ def _run(name: str, i: int, with_is: bool = False, conds=None) -> Run:
     if with_is:
         ev.update(is_fake=1.6 + 0.01 * i, is_fake_std=0.1, is_real=1.9, is_real_std=0.1)
     params = yaml.safe_load(yaml.safe_dump(PARAMS))
-    for item in R.experiment_overrides(name):
+    for item in C.experiment_overrides(name):
         k, v = item.split("=")
         sec, key = k.split(".")
         params[sec][key] = v
@@ -378,7 +500,7 @@ def test_render_names_other_datasets_and_flags_runs_with_other_settings():
 
 def test_cli_renders_to_a_file_and_checks_its_flags(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)                         # no ledger here
-    monkeypatch.setattr(R, "collect", lambda repo=".", all_commits=False, like=None, left_out=None, extra=(): {
+    monkeypatch.setattr(results, "collect", lambda dvc, all_commits=False, like=None, left_out=None, extra=(): {
         n: _run(n, i) for i, n in enumerate(EXPERIMENTS)})
     runner = CliRunner()
     res = runner.invoke(cli, ["paper-tables", "-o", str(tmp_path / "t.md")])
@@ -406,7 +528,7 @@ def test_cli_renders_to_a_file_and_checks_its_flags(tmp_path, monkeypatch):
 
 
 def test_seeded_runs_are_grouped_and_rendered_as_mean_and_spread():
-    from fegan.paper.runs import exp_name, parse_exp_name
+    from fegan.paper.catalogue import exp_name, parse_exp_name
     assert exp_name("acgan", 2) == "paper-acgan-s2" and parse_exp_name("paper-acgan-s2") == ("acgan", 2)
     assert parse_exp_name("paper-cgan_proj") == ("cgan_proj", None) and parse_exp_name("paper-x-s1") is None
     runs = {n: _run(n, i) for i, n in enumerate(EXPERIMENTS)}
@@ -462,7 +584,7 @@ def test_queue_in_a_real_repository_then_collect_sees_them_queued(tmp_path):
     said = []
     cmds = R.queue(["acgan", "cgan"], ["train.iterations=4"], repo=tmp_path, say=said.append)
     assert [c[5] for c in cmds] == ["paper-acgan", "paper-cgan"]
-    runs = R.collect(tmp_path)
+    runs = results.collect(DvcClient(tmp_path))
     assert runs["acgan"].state == runs["cgan"].state == "queued"
     assert runs["acgan"].params["model"]["variant"] == "acgan"
     assert runs["cgan"].params["train"]["iterations"] == 4

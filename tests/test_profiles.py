@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from fegan.cli import cli
 from fegan.errors import FeganError
-from fegan.profiles import PROFILES, active, apply_overrides, apply_profile, dvc_command, profile_values
+from fegan.overrides import apply_overrides
+from fegan.profiles import PROFILES, active, apply_profile, dvc_command, profile_values
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -83,7 +84,7 @@ def test_print_dvc_is_the_same_switch(params, tmp_path):
 
     args = shlex.split(line)[3:]
     overrides = [a for a in args if a != "-S"]
-    via_dvc = apply_overrides(yaml.safe_load(params.read_text()), [o.replace("'", "") for o in overrides])
+    via_dvc = apply_overrides(yaml.safe_load(params.read_text()), overrides)       # read as `dvc exp run -S` reads it
     (tmp_path / "RAVDESS 2").mkdir()
     apply_profile("ravdess-paper", str(tmp_path / "RAVDESS 2"), params, check_raw_dir=False)
     via_profile = yaml.safe_load(params.read_text())

@@ -20,7 +20,8 @@ from typing import Iterable
 
 from ..errors import FeganError
 from ..io import atomic_path
-from .runs import Run, exp_name, parse_exp_name
+from .catalogue import exp_name, parse_exp_name
+from .results import Run
 
 LEDGER = "reports/paper_runs.json"
 FIELDS = ("rev", "baseline", "timestamp", "params", "eval", "robustness")

@@ -11,7 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 from . import numbers as paper
-from .runs import BASELINE, EXPERIMENTS, PREFIX, Run, exp_name, other_settings
+from .catalogue import BASELINE, EXPERIMENTS, PREFIX, exp_name
+from .results import Run, other_settings
 
 # Table 3's trap: the paper calls its levels SNRs (1, 5, 10, 25 dB) and says faces blur as the
 # noise grows, yet its FID worsens from 1 to 25, as if the numbers were noise levels. Our babble
