@@ -5,19 +5,34 @@ import dataclasses
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from .errors import FeganError
 
 T = TypeVar("T")
+
+
+def read_yaml(text: str) -> Any:
+    """A params file's text read as DVC reads it: ruamel.yaml's safe loader, YAML 1.2.
+
+    PyYAML follows YAML 1.1, where ``1e-05`` (what `dvc exp run -S train.lr=1e-5` writes) is
+    a string, ``yes`` a boolean and ``1:2`` a base-60 number: a stage would get other values
+    than the ones `dvc params diff` shows.
+    """
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(text)
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FeganError(f"no params file at {path} (run from the repository root)")
-    with open(path) as f:
-        return yaml.safe_load(f) or {}
+    from ruamel.yaml import YAMLError
+
+    try:
+        return read_yaml(path.read_text()) or {}
+    except YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        raise FeganError(f"{path} is not valid YAML" + (f" (line {where.line + 1})" if where else "")) from None
 
 
 def build_config(cls: type[T], values: dict[str, Any] | None, section: str) -> T:

@@ -41,6 +41,7 @@ import yaml
 from .errors import FeganError
 from .io import atomic_path
 from .overrides import format_value
+from .params import read_yaml
 
 RAW_DIR = "data.raw_dir"
 
@@ -171,7 +172,7 @@ def apply_to_text(text: str, values: dict[str, Any]) -> tuple[str, list[tuple[st
     y.dump(doc, out)
     new = _realign(out.getvalue(), lines, _comment_column(text))
     # the result must read back as the old params with exactly these keys changed
-    before, after = yaml.safe_load(text), yaml.safe_load(new)
+    before, after = read_yaml(text), read_yaml(new)
     for key, value in values.items():
         if _get(after, key) != value:
             raise FeganError(f"internal: {key} did not round-trip through params.yaml")
@@ -211,7 +212,7 @@ def active(params_file: str | Path = "params.yaml") -> list[str]:
     """The profiles whose keys params.yaml has now (``data.raw_dir`` not compared for those that
     take --raw-dir)."""
     try:
-        params = yaml.safe_load(Path(params_file).read_text()) or {}
+        params = read_yaml(Path(params_file).read_text()) or {}
     except OSError:
         return []
     hits = []

@@ -105,3 +105,27 @@ def test_a_stage_command_takes_s_as_dvc_does(tmp_path):
     assert res.exit_code == 2
     assert res.output == ("fegan: error: -S vad.aggressiveness=3: Could not override 'vad.aggressiveness'. "
                           "To append to your config use +vad.aggressiveness=3\n")
+
+
+@pytest.mark.parametrize("item", VALUES)
+def test_a_stage_reads_the_params_file_dvc_wrote_as_dvc_reads_it(tmp_path, item):
+    """`dvc exp run -S train.lr=1e-5` writes `lr: 1e-05`, a string to YAML 1.1: the stages'
+    load_params must read every value DVC wrote with DVC's own types."""
+    from dvc.utils.serialize import load_yaml
+
+    from fegan.params import load_params
+
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(PARAMS))
+    from dvc.utils.hydra import apply_overrides as dvc_apply_overrides
+    dvc_apply_overrides(path, [item])
+    assert _typed(load_params(path)) == _typed(load_yaml(path))
+
+
+def test_a_params_file_that_is_not_yaml_is_one_line(tmp_path):
+    from fegan.params import load_params
+
+    bad = tmp_path / "params.yaml"
+    bad.write_text("train:\n  lr: [1, 2\n  seed: 0\n")
+    with pytest.raises(FeganError, match=r"params.yaml is not valid YAML \(line \d+\)$"):
+        load_params(bad)
