@@ -115,19 +115,25 @@ def test_displayed_shape_is_recorded(footage):
 
 
 def test_small_faces_are_found_at_full_resolution(footage, tmp_path):
-    """A face a tenth of the frame's height: refused at the default downscale with a reason
-    that names the setting, found with ``faces.downscale: 1``."""
-    root, ids, clips, vad, *_ = footage
+    """A face a tenth of the frame's height: found by the fallback's full-resolution search,
+    where ``faces.downscale: 1`` finds it too; without the fallback, refused with a reason
+    that names the settings."""
+    root, ids, clips, vad, _, faces, _ = footage
     cid = ids["small-face"]
-    f = footage[5]
-    reason = f[(f.clip_id == cid) & (f.frame == -1)].reason.iloc[0]
-    assert "faces under ~145 px" in reason and "faces.downscale" in reason
+    mine = faces[faces.clip_id == cid]
+    assert len(mine) == 3 and (mine.search == "full").all() and ((mine.right - mine.left) < 0.12 * 720).all()
     one = clips.clip_id == cid
-    found = run_faces(FacesConfig(downscale=1, workers=1), clips[one], vad[one], root / "raw", tmp_path / "f.st",
-                      tmp_path / "f.parquet", progress=False)
-    ok = found[found.row >= 0]
-    assert len(ok) == 3
-    assert ((ok.right - ok.left) < 0.12 * 720).all()
+
+    def alone(name, **cfg):
+        return run_faces(FacesConfig(workers=1, **cfg), clips[one], vad[one], root / "raw", tmp_path / f"{name}.st",
+                         tmp_path / f"{name}.parquet", min_clips=0, progress=False)
+    off = alone("off", fallback=False)
+    reason = off[off.frame == -1].reason.iloc[0]
+    assert "faces under ~145 px" in reason and "faces.fallback" in reason and "faces.downscale" in reason
+    default, full = alone("default"), alone("full", downscale=1, fallback=False)
+    box = ["left", "top", "right", "bottom"]
+    assert (default.search == "full").all() and (full.search == "fast").all() and (full.row >= 0).sum() == 3
+    assert default[box].equals(full[box])
 
 
 # ---------------------------------------------------------------- the per-clip guard

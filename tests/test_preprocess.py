@@ -295,6 +295,7 @@ def test_aligned_crops_contain_the_face(processed):
     assert crops.shape[1:] == (3, 64, 64) and crops.dtype == np.uint8
     ok = faces[faces.status == "ok"]
     assert len(ok) == len(crops) and ok.clip_id.nunique() == 48
+    assert (ok.search == "fast").all()      # the synthetic faces need no fallback search
     assert len(crops) >= 0.95 * 48 * 3
     det = dlib.get_frontal_face_detector()
     found = 0
@@ -477,7 +478,9 @@ def test_every_bad_input_is_recorded_not_fatal(bad_dataset, tmp_path):
     v = vad.set_index("clip_id")
     assert v.loc["01-01-04-01-01-01-21", "reason"] == "no speech detected (silent or noise only)"
     f = faces.set_index(["clip_id", "frame"])
-    assert f.loc[("01-01-04-01-01-02-21", -1), "reason"].startswith("no face in any sampled frame (faces under ~145 px")
+    assert f.loc[("01-01-04-01-01-02-21", -1), "reason"] == (
+        "no face in any sampled frame (fast, full and upsampled searches: faces under ~36 px wide are not searched "
+        "for: see faces.downscale, faces.upsample)")
     two = faces[faces.clip_id == "01-01-04-01-02-01-21"]
     assert (two.n_faces == 2).all() and (two.reason == "2 faces, kept the largest").all()
     assert ((two.right - two.left) < 640).all() and (two.left < 640).all()  # the larger, left face

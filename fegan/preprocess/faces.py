@@ -24,9 +24,21 @@ speed. Runs are cut at fixed places and a folder's reference comes from its firs
 clip, so the output does not depend on the worker count. A second person far from
 the speaker is counted on whole-frame searches only; ``track_clips: 1`` searches the
 first frame of every clip whole.
+
+A clip whose fast search (the ``downscale``/``upsample`` settings) finds no face in
+any sampled frame is searched again, frames already decoded, at full resolution and
+then also upsampled once (``faces.fallback``; ``searches``): each halves the smallest
+face found (~145, ~73, ~36 px wide at the defaults), at 4x and 13x the cost of a
+whole-frame search, so only such clips pay. These searches are for faces too small for
+the search before them, and keep only those (``FaceCropper.largest``): a face of a size
+the fast search covers and missed (a pose, an expression) is that detector's miss, and
+finding it at another resolution would make a clip's crops depend on how much of the
+ladder it climbed (the default synthetic set has one such clip, refused as before).
+The ``search`` column says which search found the face.
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +67,8 @@ FRAME_MARGIN, CLIP_MARGIN = 1 / 5, 1 / 3
 # box width (pixels of the image searched) of dlib's frontal HOG detector on its pyramid's
 # full-size level: its boxes of 87, 105, 125 and 150 px come from levels 1 to 4
 HOG_BOX_PX = 72.6
+# the MMOD network's smallest box, likewise: its sliding window, about 80 px
+MMOD_BOX_PX = 80.0
 _PYRAMID = dlib.pyramid_down(6)
 
 
@@ -68,6 +82,7 @@ class FacesConfig:
     upsample: int = 0
     padding: float = 0.4
     track_clips: int = 4
+    fallback: bool = True
     workers: int = 0
 
     def validate(self) -> None:
@@ -78,18 +93,42 @@ class FacesConfig:
                              "and faces.track_clips >= 1")
 
 
+def searches(downscale: int, upsample: int, fallback: bool) -> list[tuple[str, int, int]]:
+    """``(name, downscale, upsample)`` of each search a clip may get, in order: the
+    settings' own ("fast"); with ``fallback``, the full-resolution frame ("full", if
+    the settings downscale) and the full-resolution frame upsampled once by dlib
+    ("upsampled", if the settings do not upsample already: twice would search a 720p
+    frame as 5120x2880)."""
+    out = [("fast", downscale, upsample)]
+    if fallback and downscale > 1:
+        out.append(("full", 1, upsample))
+    if fallback and upsample == 0:
+        out.append(("upsampled", 1, 1))
+    return out
+
+
+def smallest_face_px(detector: str, downscale: int, upsample: int) -> float:
+    """About how wide (px of the frame) the smallest face found at these settings is."""
+    return (HOG_BOX_PX if detector == "hog" else MMOD_BOX_PX) * downscale / 2 ** upsample
+
+
 def smallest_face_hint(cfg: FacesConfig) -> str:
-    """What a clip without a face is told: how small a face the detector settings find.
+    """What a clip without a face is told: which searches it got and how small a face
+    the last of them finds.
 
     HOG's smallest box is ``HOG_BOX_PX`` pixels of the image it searches: 145 px of a
     frame at the default ``downscale: 2`` (a fifth of a 720p frame's height), 73 px at
     ``downscale: 1`` (a tenth; a whole-frame search 4x slower), 36 px with ``upsample: 1``
     as well (13x). See docs/footage.md.
     """
+    done = searches(cfg.downscale, cfg.upsample, cfg.fallback)
+    names = " and ".join(", ".join(n for n, _, _ in done).rsplit(", ", 1))
+    tried = f"{names} search{'es' if len(done) > 1 else ''}"
+    see = "faces.downscale, faces.upsample" if cfg.fallback else "faces.fallback, faces.downscale, faces.upsample"
     if cfg.detector != "hog":
-        return "faces.downscale and faces.upsample set the smallest face searched for"
-    px = HOG_BOX_PX * cfg.downscale / 2 ** cfg.upsample
-    return f"faces under ~{px:.0f} px wide are not searched for: see faces.downscale, faces.upsample"
+        return f"{tried}: {see} set the smallest face searched for"
+    px = smallest_face_px(cfg.detector, *done[-1][1:])
+    return f"{tried}: faces under ~{px:.0f} px wide are not searched for: see {see}"
 
 
 def frame_times(seg_start, seg_end, n: int) -> list[float]:
@@ -114,6 +153,14 @@ class FaceCropper:
         self.detector = (dlib.get_frontal_face_detector() if detector == "hog"
                          else dlib.cnn_face_detection_model_v1(str(model_path(MMOD_DETECTOR))))
         self.landmarks = dlib.shape_predictor(str(model_path(LANDMARKS_5)))
+        self.largest: float | None = None    # faces at least this wide (px) are dropped
+
+    def at(self, downscale: int, upsample: int, largest: float | None = None) -> FaceCropper:
+        """The same models searching at another ``downscale`` and ``upsample``, keeping
+        only faces narrower than ``largest`` pixels."""
+        other = copy.copy(self)
+        other.downscale, other.upsample, other.largest = downscale, upsample, largest
+        return other
 
     def detect(self, rgb: np.ndarray, near: dlib.rectangle | None = None,
                margins: tuple[float, ...] = (CLIP_MARGIN,)) -> list[tuple[dlib.rectangle, float]]:
@@ -143,9 +190,9 @@ class FaceCropper:
             return []
         found = self._detect(np.ascontiguousarray(rgb[y0:y1, x0:x1]), x0, y0, self._levels_below(near))
         if inside_only:
-            # "touching": closer than a HOG cell (8 px of the downscaled image) to a side
+            # "touching": closer than a HOG cell (8 px of the image searched) to a side
             # that the margin cut; the frame's own edges do not count
-            gap = 8 * self.downscale
+            gap = 8 * self.downscale / 2 ** self.upsample
             h, w = rgb.shape[:2]
             found = [(r, s) for r, s in found
                      if (x0 == 0 or r.left() >= x0 + gap) and (y0 == 0 or r.top() >= y0 + gap)
@@ -187,6 +234,8 @@ class FaceCropper:
         k = self.downscale
         faces = [(dlib.rectangle(r.left() * k + x0, r.top() * k + y0, r.right() * k + x0, r.bottom() * k + y0),
                   float(s)) for r, s in zip(rects, scores)]
+        if self.largest is not None:
+            faces = [f for f in faces if f[0].width() < self.largest]
         return sorted(faces, key=lambda f: -f[0].area())
 
     def crop(self, rgb: np.ndarray, rect: dlib.rectangle) -> np.ndarray:
@@ -195,7 +244,8 @@ class FaceCropper:
         return dlib.get_face_chip(rgb, shape, size=self.image_size, padding=self.padding)
 
 
-_CROPPER: FaceCropper | None = None
+_CROPPER: FaceCropper | None = None          # the fast search's
+_SEARCHES: list[tuple[str, FaceCropper]] = []  # every search of a clip, the fast one first
 _CROPPER_KW: dict | None = None
 
 
@@ -203,24 +253,54 @@ def _init_worker(kw: dict) -> None:
     """Load the models once per process. ``run_faces`` calls it before the pool
     starts, so forked workers inherit the loaded models (dlib's HOG detector takes
     ~0.5 s to build, a few clips' worth of work) and only spawned ones load their own."""
-    global _CROPPER, _CROPPER_KW
+    global _CROPPER, _SEARCHES, _CROPPER_KW
     if _CROPPER_KW != kw:
-        _CROPPER, _CROPPER_KW = FaceCropper(**kw), dict(kw)
+        _CROPPER_KW = dict(kw)
+        kw = dict(kw)
+        fallback = kw.pop("fallback", False)
+        _CROPPER = FaceCropper(**kw)
+        _SEARCHES = search_ladder(_CROPPER, fallback)
+
+
+def search_ladder(fast: FaceCropper, fallback: bool) -> list[tuple[str, FaceCropper]]:
+    """Each search of a clip with its cropper. A fallback search keeps the faces the one
+    before it could not find: narrower than that one's smallest face and a pyramid level
+    (6/5: HOG's boxes come in steps of it, so a face just too small for one search may
+    get a box a step over that search's smallest from the next)."""
+    out, before = [], None
+    for name, d, u in searches(fast.downscale, fast.upsample, fallback):
+        largest = None if before is None else smallest_face_px(fast.kind, *before) * 6 / 5
+        out.append((name, fast.at(d, u, largest)))
+        before = (d, u)
+    return out
 
 
 def _faces_one(job, near: dlib.rectangle | None = None):
-    """One clip's rows and crops, and where its face was last seen alone (or ``near``)."""
+    """One clip's rows and crops, and where its face was last seen alone (or ``near``).
+
+    The frames are decoded once; each search after the fast one gets them only if
+    the one before found no face in any of them."""
     path, times = job
-    rows, crops = [], []
     try:
         frames = read_frames(path, times)
     except MediaError as e:
-        return [dict(frame=k, time_s=t, status="error", reason=str(e)) for k, t in enumerate(times)], [], near
+        return [dict(frame=k, time_s=t, status="error", reason=str(e), search="")
+                for k, t in enumerate(times)], [], near
+    for name, cropper in _SEARCHES:
+        rows, crops, found_near = _search_frames(cropper, name, frames, near)
+        if crops:
+            return rows, crops, found_near
+    return rows, crops, near
+
+
+def _search_frames(cropper: FaceCropper, search: str, frames, near: dlib.rectangle | None):
+    """One search over a clip's decoded frames: rows, crops, where its face was last seen alone."""
+    rows, crops = [], []
     seen_here = False     # a face of this clip's own frames is a closer guess than the last clip's
     for k, (t, rgb) in enumerate(frames):
-        faces = _CROPPER.detect(rgb, near, (FRAME_MARGIN, CLIP_MARGIN) if seen_here else (CLIP_MARGIN,))
+        faces = cropper.detect(rgb, near, (FRAME_MARGIN, CLIP_MARGIN) if seen_here else (CLIP_MARGIN,))
         row = dict(frame=k, time_s=float(t), n_faces=len(faces), left=-1, top=-1, right=-1, bottom=-1,
-                   score=float("nan"), status="ok", reason="")
+                   score=float("nan"), search=search, status="ok", reason="")
         if not faces:
             row.update(status="error", reason="no face")
         else:
@@ -231,7 +311,7 @@ def _faces_one(job, near: dlib.rectangle | None = None):
             row.update(left=rect.left(), top=rect.top(), right=rect.right(), bottom=rect.bottom(), score=score)
             if len(faces) > 1:
                 row["reason"] = f"{len(faces)} faces, kept the largest"
-            crops.append(_CROPPER.crop(rgb, rect))
+            crops.append(cropper.crop(rgb, rect))
         rows.append(row)
     return rows, crops, near
 
@@ -290,7 +370,7 @@ def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir:
     jobs = [(str(Path(raw_dir) / path), frame_times(a, b, cfg.frames_per_clip))
             for path, a, b in zip(clips.path.loc[todo], vad.seg_start.loc[todo], vad.seg_end.loc[todo])]
     kw = dict(detector=cfg.detector, downscale=cfg.downscale, upsample=cfg.upsample,
-              image_size=cfg.image_size, padding=cfg.padding)
+              image_size=cfg.image_size, padding=cfg.padding, fallback=cfg.fallback)
     _init_worker(kw)
     runs = tracking_runs([path for path, _ in jobs], cfg.track_clips)
     # a folder cut into several runs is searched whole once, on its first clip (one
@@ -308,7 +388,8 @@ def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir:
                         desc="faces", progress=progress, unit="run")
     results = [clip for run in done for clip in run]     # runs are consecutive: this is `todo` order
     failures = [(cid, r) for cid, r in zip(clips.clip_id.loc[todo], results) if isinstance(r, Unforeseen)]
-    results = [([dict(frame=k, time_s=t, status="error", reason=r.reason) for k, t in enumerate(times)], [])
+    results = [([dict(frame=k, time_s=t, search="", status="error", reason=r.reason)
+                 for k, t in enumerate(times)], [])
                if isinstance(r, Unforeseen) else r for r, (_, times) in zip(results, jobs)]
     rows, images = [], []
     for clip_id, (frame_rows, crops) in zip(clips.clip_id.loc[todo], results):
@@ -318,7 +399,7 @@ def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir:
             rows.append(dict(clip_id=clip_id, **r))
         images += crops
     index = pd.DataFrame(rows, columns=["clip_id", "frame", "time_s", "n_faces", "left", "top", "right", "bottom",
-                                        "score", "status", "reason", "row"])
+                                        "score", "search", "status", "reason", "row"])
     # clips upstream stages rejected, and clips with no face in any sampled frame, get one row saying so
     per_clip = index[index.status == "ok"].groupby("clip_id").size()
     missing = vad[~vad.clip_id.isin(per_clip.index)]
@@ -329,7 +410,7 @@ def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir:
             errs = index.reason[(index.clip_id == r.clip_id) & (index.status == "error")]
             if len(errs) and errs.iloc[0] != "no face":
                 reason = errs.iloc[0]
-        extra.append(dict(clip_id=r.clip_id, frame=-1, status="error", reason=reason, row=-1))
+        extra.append(dict(clip_id=r.clip_id, frame=-1, search="", status="error", reason=reason, row=-1))
     if extra:
         index = pd.concat([index, pd.DataFrame(extra)], ignore_index=True)
     require_clips(len(per_clip), min_clips, "faces", index.drop_duplicates("clip_id"))
