@@ -65,6 +65,9 @@ def _save_models(root: Path, kind: str = "fbank") -> tuple[Path, Path]:
 def _write_mp3(path: Path, wave: np.ndarray, sr: int) -> Path:
     with av.open(str(path), "w", format="mp3") as out:
         s = out.add_stream("libmp3lame", rate=sr, layout="mono")
+        # 128 kbit/s, the usual rate: PyAV's default 64 kbit/s has LAME cut the top of the band,
+        # where the Fbank's highest mel bins (up to 16 kHz) are
+        s.bit_rate = 128000
         frame = av.AudioFrame.from_ndarray(wave.astype(np.float32)[None], format="fltp", layout="mono")
         frame.sample_rate, frame.pts = sr, 0
         out.mux(s.encode(frame))
@@ -118,11 +121,51 @@ def test_generate_writes_a_face_and_the_seed_fixes_it(env):
     assert not [p.name for p in root.iterdir() if p.name.endswith(".tmp")]   # atomic writes leave nothing
 
 
+def _e_v(env, voice: str) -> torch.Tensor:
+    root, vnet, gen = env
+    return inference.faces_from_voice(root / voice, {"data": {}, "vad": {}, "features": {}}, vnet, gen).e_v.double()
+
+
+def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+
+
+@pytest.fixture(scope="module")
+def nearest_other_voice(env):
+    """The highest cosine between the wav's E_v and that of another speaker saying the same
+    sentence with the same emotion and timing (the same random draws): the nearest voices
+    that are not this clip's. The test V-net is untrained and tells voices apart only a little,
+    so this bar is high: another take of the same voice would not clear it, only the same clip."""
+    root = env[0]
+    ref = _e_v(env, "speech.wav")
+    cosines = []
+    for actor in (1, 3, 4, 5, 6):
+        voice = synthesize_voice(make_actor(0, actor), emotion_style(1, 1)[1], 1, np.random.default_rng(0),
+                                 sample_rate=44100).audio
+        sf.write(root / f"actor{actor}.wav", voice, 44100, subtype="PCM_16")
+        cosines.append(_cos(ref, _e_v(env, f"actor{actor}.wav")))
+    return max(cosines)
+
+
 @pytest.mark.parametrize("voice", ["speech.mp3", "speech.mp4"])
-def test_mp3_and_video_audio_tracks(env, voice):
+def test_mp3_and_video_audio_tracks(env, voice, nearest_other_voice):
+    """An mp3, and a video's audio track, give a face of the right size, and V-net hears the
+    same clip in them as in the wav: their E_v is nearer to the wav's than any other voice's."""
     r = _generate(env, voice=voice, out=voice + ".png")
     assert r.exit_code == 0, r.output
     assert Image.open(env[0] / (voice + ".png")).size == (SIZE, SIZE)
+    assert _cos(_e_v(env, voice), _e_v(env, "speech.wav")) > nearest_other_voice
+
+
+def test_a_decoding_error_would_not_pass_for_the_same_voice(env, nearest_other_voice):
+    """The check above can fail: the wav's samples labelled 48 kHz instead of 44.1 kHz (what a
+    decoder that ignored the stream's rate would hand on: 9 % faster and higher) are farther
+    from the wav than another speaker's voice."""
+    root = env[0]
+    wave, sr = sf.read(root / "speech.wav", dtype="float32")
+    sf.write(root / "misread.wav", wave, 48000, subtype="PCM_16")
+    assert sr == 44100
+    assert _cos(_e_v(env, "misread.wav"), _e_v(env, "speech.wav")) < nearest_other_voice
 
 
 def test_several_faces_in_a_grid_or_separate_files(env):

@@ -84,11 +84,16 @@ def to_image(u8: torch.Tensor) -> torch.Tensor:
 
 
 def fingerprint(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambdas: tuple, data: GANData) -> str:
-    """What a checkpoint must match to be resumed: configs and the data's shape and content."""
+    """What a checkpoint must match to be resumed: configs and every byte of the data.
+
+    The checkpoint is no DVC output (DVC leaves it alone between runs), so this is all that
+    keeps a run from resuming one of other params, data or labels. Hashing all of it takes
+    0.2 s once a run at RAVDESS scale (160 MB of 128x128 training faces; sha256 here).
+    """
     h = hashlib.sha256(json.dumps([asdict(model_cfg), asdict(train_cfg), list(lambdas)], sort_keys=True).encode())
-    for t in (data.faces, data.voice_ev):
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t[:: max(1, len(t) // 64)].float().sum().cpu().numpy().tobytes())
+    for name, t in sorted(vars(data).items()):
+        h.update(f"{name} {t.dtype} {tuple(t.shape)}".encode())
+        h.update(t.detach().cpu().contiguous().numpy())
     return h.hexdigest()[:16]
 
 
