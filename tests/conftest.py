@@ -37,3 +37,13 @@ def tiny_processed(tiny_dataset, tmp_path_factory):
     cfg, truth = tiny_dataset
     out = tmp_path_factory.mktemp("processed")
     return cfg, truth, out, _pipeline(cfg.out_dir, out, workers=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory):
+    """A tiny copy of this repository after one `dvc repro` of every stage, and that run's
+    output (tests/dvcproject.py). Shared: a test that changes it works on `copy_project`."""
+    import dvcproject
+
+    root = tmp_path_factory.mktemp("project")
+    return root, dvcproject.build(root)

@@ -1,25 +1,14 @@
-"""The user's entry points: the `fegan` CLI and `dvc repro` of the synthesize stage."""
+"""The user's entry points: the `fegan` CLI, and `dvc repro` / `dvc exp run` of a tiny copy of the pipeline."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import yaml
-
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def _run(args, cwd, check=True):
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
-    p = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{args} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
-    return p
+from dvcproject import BIN, STAGES, copy_project
+from dvcproject import commit as _commit
+from dvcproject import copy_repo as _copy_repo  # noqa: F401 - test_paper_tables takes it from here
+from dvcproject import ran as _ran
+from dvcproject import run as _run
 
 
 def test_cli_lists_stages_and_gives_one_line_errors(tmp_path):
@@ -40,47 +29,10 @@ def test_cli_synth_writes_a_dataset(tmp_path):
     assert (tmp_path / "mini_truth.parquet").is_file()
 
 
-def _copy_repo(dst: Path) -> None:
-    files = _run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], REPO).stdout.split()
-    for f in files:
-        if (REPO / f).is_file():
-            (dst / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / f, dst / f)
-
-
-def _commit(repo: Path, message: str, init: bool = False) -> None:
-    if init:
-        _run(["git", "init", "-q"], repo)
-    _run(["git", "add", "-A"], repo)
-    _run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", message], repo)
-
-
-STAGES = ["synthesize", "demux", "vad", "features", "faces", "train_vnet", "train_fegan", "evaluate"]
-
-
-def _ran(out: str) -> list[str]:
-    return [s for s in STAGES if f"Running stage '{s}'" in out]
-
-
-def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tmp_path):
-    _copy_repo(tmp_path)
+def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tiny_project, tmp_path):
+    src, first = tiny_project
+    copy_project(src, tmp_path)
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    params["synth"].update(actors=2, emotions=[1, 3], statements=[1], repetitions=[1, 2])
-    params["data"]["min_clips"] = 4
-    params["faces"]["image_size"] = 32
-    params["vnet"]["epochs"] = 3
-    params["model"]["width"] = 0.125
-    params["train"].update(iterations=4, batch_size=8, checkpoint_every=2, sample_every=2)
-    # pytorch-fid's 64-d block: the 2048-d FID's sqrtm alone takes ~20 s per FID on 2 cores
-    params["evaluate"].update(fid_dims=64, snr_db=[1, 25], durations_s=[1], samples_per_voice=2,
-                              robust_samples_per_voice=1)
-    params["evaluate"]["emotion"]["steps"] = 20
-    params["evaluate"]["identity"]["steps"] = 20
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (tmp_path / "dvc.lock").unlink(missing_ok=True)
-    _commit(tmp_path, "x", init=True)
-
-    first = _run(["dvc", "repro", *STAGES], tmp_path).stdout
     assert _ran(first) == STAGES
     lock = yaml.safe_load((tmp_path / "dvc.lock").read_text())["stages"]
     assert set(STAGES) <= set(lock)
@@ -120,7 +72,9 @@ def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tmp_path):
     for k in ("fid", "kid", "id_acc", "emo_acc", "id_acc_real", "emo_acc_real", "id_acc_descriptor",
               "id_acc_swapped", "id_acc_swapped_own"):
         assert isinstance(ev[k]["old"], float) and isinstance(ev[k]["new"], float), (k, ev[k])
-    assert ev["id_acc_real"]["new"] >= 0.75                                   # 2 actors: chance 0.5
+    # the identity judge on the 11-12 held-out real faces of 4 clips, 2 actors: chance 0.5, and
+    # >= 0.75 (9 right) has binomial p 0.03-0.07: a check that the judge runs and reads, not evidence
+    assert ev["id_acc_real"]["new"] >= 0.75
     assert ev["fid"]["new"] > 0 and 0 <= ev["id_acc"]["new"] <= 1
     rob = diff["metrics/robustness.json"]
     assert {"snr01db_fid", "snr25db_id_acc", "dur01s_emo_acc", "dur01s_seconds"} <= set(rob)

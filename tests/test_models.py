@@ -252,6 +252,7 @@ def test_vnet_learns_speakers_from_held_out_voices(trained):
     root, msg, _ = trained
     m = json.loads((root / "metrics/vnet.json").read_text())
     assert m["vnet_chance"] == 0.25
+    # 12 held-out clips, chance 1/4: 8 or more right (>= 0.6) has binomial p 0.003
     assert m["vnet_test_acc"] >= 0.6, m
     from safetensors.numpy import load_file
     e = load_file(str(root / "data/processed/embeddings.safetensors"))
@@ -268,6 +269,8 @@ def test_short_fegan_run_learns_and_behaves_like_a_gan(trained):
     root, _, msg = trained
     m = json.loads((root / "metrics/train.json").read_text())
     # C1 tells the identity of real held-out faces far above chance (1/4)
+    # 36 faces, 3 frames of each of 12 held-out clips: >= 0.6 is >= 22 right, binomial p 5e-6 were
+    # the faces independent, and still >= 8 of 12 clips (p 0.003) were each clip's 3 alike
     assert m["c1_acc_test_real"] >= 0.6, m
     curves = root / "dvclive/fegan/plots/metrics"
     ld1 = pd.read_csv(curves / "L_D1.tsv", sep="\t")
@@ -276,13 +279,14 @@ def test_short_fegan_run_learns_and_behaves_like_a_gan(trained):
     lg = pd.read_csv(curves / "L_G.tsv", sep="\t")["L_G"]
     assert ld1.step.tolist() == list(range(9, TINY_ITERATIONS, 10))           # the mean of every 10 steps
     # at the start D cannot tell (L_D near 2 ln 2); then it separates real from fake and G's loss rises.
-    # Over the second half, not the last few steps: G catches up in waves (one run here went from
-    # a 0.8 gap at steps 50-150 to 0.05 over the last 30)
+    # Over the last 30 logged windows (300 steps), not the last few: G catches up in waves.
+    # 0.05 (5 % of the sigmoid's range) is where this test draws the line between D telling
+    # real from fake and not, at the start and at the end
     assert abs(ld1.L_D1[0] - 2 * math.log(2)) < 0.3
     assert abs(d_real[0] - d_fake[0]) < 0.05
     # D1 sees translated faces (train.augment_shift), which keeps it from memorising the few real
-    # ones: it separates them, by less than an unaugmented D does (about 0.12 here, 0.2+ without)
-    assert (d_real[-30:] - d_fake[-30:]).mean() > 0.06
+    # ones, and must still separate them
+    assert (d_real[-30:] - d_fake[-30:]).mean() > 0.05
     assert lg[-10:].mean() > lg[:1].mean()
     for k in ("L_C1.tsv", "L_C2.tsv", "L_D2.tsv", "L_G_C1.tsv", "L_G_C2.tsv", "acc_c1_real.tsv", "acc_c2_fake.tsv"):
         assert (curves / k).is_file(), k
@@ -298,7 +302,8 @@ def test_short_fegan_run_learns_emotion(trained):
     import json
 
     m = json.loads((trained[0] / "metrics/train.json").read_text())
-    # C2 on the 36 held-out real faces; chance 1/3 (>= 18 right: binomial p < 0.01). 0.53 after 600 steps
+    # C2 on the 36 held-out real faces; chance 1/3: >= 18 right has binomial p 0.03 were the faces
+    # independent, and is weaker evidence than that (a clip's 3 frames are alike): a weak bar
     assert m["c2_acc_test_real"] >= 0.5, m
 
 
@@ -328,13 +333,18 @@ def test_short_run_faces_are_named_as_their_voices_speaker_and_follow_swapped_vo
 
     test, g, name_id = judged
     ids, emos, n = test.voice_id.numpy(), test.voice_emo.numpy(), 8
-    assert (name_id(test.faces.numpy()) == test.face_id.numpy()).mean() >= 0.95   # the judge's ceiling
+    # the judge's ceiling: the synthetic identities are distinct by design, at most 1 of 36 wrong
+    assert (name_id(test.faces.numpy()) == test.face_id.numpy()).mean() >= 0.95
     acc = (name_id(generate(g, test.voice_ev, n, 0, "cpu")) == ids.repeat(n)).mean()
-    assert acc >= 0.6, acc                                            # chance 0.25
+    # chance 1/4; a voice's 8 noise draws are nearly one face, so count the 12 voices: >= 8 of
+    # them named right (>= 0.6) has binomial p 0.003
+    assert acc >= 0.6, acc
     # the control: other speakers' E_v with the same noise; the judge's answers move with the voices
     donor = swap_speakers(ids, emos)
     swap_pred = name_id(generate(g, test.voice_ev[torch.as_tensor(donor)], n, 0, "cpu"))
     follows, stays = (swap_pred == ids[donor].repeat(n)).mean(), (swap_pred == ids.repeat(n)).mean()
+    # follows: the same bar as acc; stays below chance (1/4), where faces that ignored the voice
+    # would stay at acc (>= 0.6)
     assert follows >= 0.6 and stays <= 0.2, (follows, stays)
 
 
