@@ -12,6 +12,8 @@ from factory import write_clip
 from PIL import Image
 from safetensors.numpy import load_file
 
+from fegan.errors import FeganError
+from fegan.params import build_config
 from fegan.preprocess.faces import FaceCropper, FacesConfig, search_ladder, run_faces, searches, smallest_face_hint
 from fegan.synth.face import ClipLook, FrameState, render_frame
 from fegan.synth.identity import emotion_style, make_actor
@@ -103,6 +105,8 @@ def test_searches_halve_the_smallest_face_and_skip_what_the_settings_reach():
     assert smallest_face_hint(FacesConfig(fallback=False)) == (
         "fast search: faces under ~145 px wide are not searched for: see faces.fallback, faces.downscale, "
         "faces.upsample")
+    with pytest.raises(FeganError, match="faces.fallback must be true or false, got 'no'"):
+        build_config(FacesConfig, {"fallback": "no"}, "faces")
 
 
 def test_a_fallback_search_keeps_only_faces_too_small_for_the_search_before_it():

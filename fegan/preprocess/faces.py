@@ -91,6 +91,8 @@ class FacesConfig:
         if self.image_size < 16 or self.frames_per_clip < 1 or self.downscale < 1 or self.track_clips < 1:
             raise FeganError("faces.image_size >= 16, faces.frames_per_clip >= 1, faces.downscale >= 1 "
                              "and faces.track_clips >= 1")
+        if not isinstance(self.fallback, bool):
+            raise FeganError(f"faces.fallback must be true or false, got {self.fallback!r}")
 
 
 def searches(downscale: int, upsample: int, fallback: bool) -> list[tuple[str, int, int]]:
@@ -255,11 +257,8 @@ def _init_worker(kw: dict) -> None:
     ~0.5 s to build, a few clips' worth of work) and only spawned ones load their own."""
     global _CROPPER, _SEARCHES, _CROPPER_KW
     if _CROPPER_KW != kw:
-        _CROPPER_KW = dict(kw)
-        kw = dict(kw)
-        fallback = kw.pop("fallback", False)
-        _CROPPER = FaceCropper(**kw)
-        _SEARCHES = search_ladder(_CROPPER, fallback)
+        _CROPPER = FaceCropper(**{k: v for k, v in kw.items() if k != "fallback"})
+        _SEARCHES, _CROPPER_KW = search_ladder(_CROPPER, kw.get("fallback", False)), dict(kw)
 
 
 def search_ladder(fast: FaceCropper, fallback: bool) -> list[tuple[str, FaceCropper]]:
