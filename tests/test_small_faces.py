@@ -2,6 +2,7 @@
 then upsampled, before it is refused; the ``search`` column says which search found it."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dlib
@@ -14,7 +15,8 @@ from safetensors.numpy import load_file
 
 from fegan.errors import FeganError
 from fegan.params import build_config
-from fegan.preprocess.faces import FaceCropper, FacesConfig, search_ladder, run_faces, searches, smallest_face_hint
+from fegan.preprocess.faces import (FaceCropper, FacesConfig, _search_frames, run_faces, search_ladder, searches,
+                                    smallest_face_hint)
 from fegan.synth.face import ClipLook, FrameState, render_frame
 from fegan.synth.identity import emotion_style, make_actor
 
@@ -121,6 +123,12 @@ def test_a_fallback_search_keeps_only_faces_too_small_for_the_search_before_it()
     (box, _), = ladder[0][1].detect(frame)
     assert box.width() > 200
     assert ladder[1][1].detect(frame) == [] and ladder[2][1].detect(frame) == []
+    # ... and the refusal says so: a user who sees the face is told why it was not used
+    rows, crops, _ = _search_frames(ladder[2][1], "upsampled", [(0.0, frame)], None)
+    assert crops == [] and rows[0]["status"] == "error"
+    assert re.fullmatch(r"no face: the upsampled search saw one (\d+) px wide, a size the fast search covers "
+                        r"and missed, so not used", rows[0]["reason"])
+    assert int(re.search(r"(\d+) px", rows[0]["reason"]).group(1)) > 200
     (full, _), = ladder[0][1].at(1, 0).detect(frame)       # found at full resolution without the rule
     assert full.intersect(box).area() > 0.6 * box.area()
 

@@ -156,12 +156,13 @@ class FaceCropper:
                          else dlib.cnn_face_detection_model_v1(str(model_path(MMOD_DETECTOR))))
         self.landmarks = dlib.shape_predictor(str(model_path(LANDMARKS_5)))
         self.largest: float | None = None    # faces at least this wide (px) are dropped
+        self.dropped: list[int] = []          # widths dropped by the searches since the last reset
 
     def at(self, downscale: int, upsample: int, largest: float | None = None) -> FaceCropper:
         """The same models searching at another ``downscale`` and ``upsample``, keeping
         only faces narrower than ``largest`` pixels."""
         other = copy.copy(self)
-        other.downscale, other.upsample, other.largest = downscale, upsample, largest
+        other.downscale, other.upsample, other.largest, other.dropped = downscale, upsample, largest, []
         return other
 
     def detect(self, rgb: np.ndarray, near: dlib.rectangle | None = None,
@@ -237,6 +238,8 @@ class FaceCropper:
         faces = [(dlib.rectangle(r.left() * k + x0, r.top() * k + y0, r.right() * k + x0, r.bottom() * k + y0),
                   float(s)) for r, s in zip(rects, scores)]
         if self.largest is not None:
+            # kept for the refusal's reason: a user who sees a face wants to know why it was not used
+            self.dropped += [f[0].width() for f in faces if f[0].width() >= self.largest]
             faces = [f for f in faces if f[0].width() < self.largest]
         return sorted(faces, key=lambda f: -f[0].area())
 
@@ -297,10 +300,14 @@ def _search_frames(cropper: FaceCropper, search: str, frames, near: dlib.rectang
     rows, crops = [], []
     seen_here = False     # a face of this clip's own frames is a closer guess than the last clip's
     for k, (t, rgb) in enumerate(frames):
+        cropper.dropped = []
         faces = cropper.detect(rgb, near, (FRAME_MARGIN, CLIP_MARGIN) if seen_here else (CLIP_MARGIN,))
         row = dict(frame=k, time_s=float(t), n_faces=len(faces), left=-1, top=-1, right=-1, bottom=-1,
                    score=float("nan"), search=search, status="ok", reason="")
-        if not faces:
+        if not faces and cropper.dropped:
+            row.update(status="error", reason=f"no face: the {search} search saw one {max(cropper.dropped)} px "
+                                              f"wide, a size the fast search covers and missed, so not used")
+        elif not faces:
             row.update(status="error", reason="no face")
         else:
             rect, score = faces[0]
@@ -407,8 +414,9 @@ def run_faces(cfg: FacesConfig, clips: pd.DataFrame, vad: pd.DataFrame, raw_dir:
         reason = r.reason if r.status != "ok" else f"no face in any sampled frame ({smallest_face_hint(cfg)})"
         if r.status == "ok":
             errs = index.reason[(index.clip_id == r.clip_id) & (index.status == "error")]
-            if len(errs) and errs.iloc[0] != "no face":
-                reason = errs.iloc[0]
+            told = errs[errs != "no face"]
+            if len(told):
+                reason = told.iloc[0]
         extra.append(dict(clip_id=r.clip_id, frame=-1, search="", status="error", reason=reason, row=-1))
     if extra:
         index = pd.concat([index, pd.DataFrame(extra)], ignore_index=True)
