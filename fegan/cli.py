@@ -83,7 +83,12 @@ def synth_preview(raw_dir, truth, out_png):
     click.echo(f"wrote {out_png}")
 
 
+STAGE_MODULES: dict[str, str] = {}    # command -> the module whose stage(params) it runs, as stages/<name>.py does
+
+
 def _stage_command(name: str, module: str, summary: str) -> None:
+    STAGE_MODULES[name] = module
+
     @cli.command(name, help=f"{summary} Runs DVC stage `{name}` by hand: paths as in dvc.yaml, "
                             "params from --params with -S overrides.")
     @click.option("--params", "params_file", default="params.yaml", show_default=True,
@@ -320,6 +325,8 @@ _stage_command("demux", "fegan.preprocess.demux", "Find clips, parse labels, spl
 _stage_command("vad", "fegan.preprocess.vad", "webrtcvad speech segments per clip.")
 _stage_command("features", "fegan.preprocess.features", "Fbank/MFCC/spectrogram of 10 s of voiced audio.")
 _stage_command("faces", "fegan.preprocess.faces", "dlib face detection, 5-point alignment, crops.")
+_stage_command("train_vnet", "fegan.training.vnet_stage", "V-net pretraining as a speaker classifier; E_v of every clip.")
+_stage_command("train_fegan", "fegan.training.gan_stage", "G-net with (D1, C1) and (D2, C2): the triple loss; resumes a killed run.")
 _stage_command("evaluate", "fegan.evaluation.stage",
                "FID/KID/IS, identity and emotion accuracy, robustness (needs the trained models).")
 

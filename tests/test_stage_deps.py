@@ -87,6 +87,17 @@ def test_stage_deps_are_its_import_closure(name):
     assert not problems, f"dvc.yaml stage {name}:\n  " + "\n  ".join(problems)
 
 
+def test_every_stage_is_a_fegan_subcommand_running_the_same_code():
+    """SPEC 1: `fegan --help` has a command for everything a stage does; the command must call
+    the ``stage`` function of the module the stage's script calls, not a copy."""
+    from fegan.cli import STAGE_MODULES, cli
+
+    for name, stage in _stages().items():
+        assert name in cli.commands and name in STAGE_MODULES, f"dvc.yaml stage {name} has no `fegan {name}` command"
+        script = (REPO / stage_script(stage["cmd"])).read_text()
+        assert f"from {STAGE_MODULES[name]} import stage" in script, (name, STAGE_MODULES[name])
+
+
 def test_train_vnet_does_not_rerun_when_the_gan_changes():
     """The reason the training stages are separate modules: V-net's closure holds no GAN code."""
     files = {str(p.relative_to(REPO.resolve())) for p in closure("stages/train_vnet.py", REPO)}
