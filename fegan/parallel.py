@@ -1,4 +1,4 @@
-"""Ordered parallel map over clips with a progress bar.
+"""Ordered parallel map over clips with a progress bar (``fegan.progress``).
 
 Results come back in input order whatever the worker count, so every stage's
 output is identical with 1 or N workers.
@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from tqdm import tqdm
+from .progress import bar as progress_bar
 
 
 def resolve_workers(workers: int) -> int:
@@ -53,7 +53,7 @@ class WorkerPool:
 
     def map(self, fn: Callable[[Any], Any], items: Sequence, desc: str = "", progress: bool = True,
             unit: str = "clip") -> list:
-        bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress)
+        bar = progress_bar(len(items), desc, unit=unit, enabled=progress)
         out = []
         # one item per task: an item costs milliseconds, a round trip microseconds, and
         # larger chunks leave a worker idle at the end while another finishes its chunk

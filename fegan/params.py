@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from .errors import FeganError
 
 T = TypeVar("T")
+REPO_PARAMS = Path(__file__).resolve().parent.parent / "params.yaml"     # the checkout's (an editable install)
 
 
 def read_yaml(text: str) -> Any:
@@ -35,6 +36,19 @@ def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
         raise FeganError(f"{path} is not valid YAML" + (f" (line {where.line + 1})" if where else "")) from None
 
 
+def defaults(section: str) -> dict[str, Any]:
+    """Section ``section`` (dotted: ``evaluate.identity``) of the repository's own params.yaml.
+
+    params.yaml is the one place the pipeline's values live (``GANTrainConfig`` has no
+    defaults of its own); code that runs outside the stages, tests and benches, starts from
+    this and overrides what it needs.
+    """
+    node = load_params(REPO_PARAMS)
+    for part in section.split("."):
+        node = node[part]
+    return dict(node)
+
+
 def build_config(cls: type[T], values: dict[str, Any] | None, section: str) -> T:
     """``cls(**values)`` but an unknown or mistyped key is one clear line."""
     values = dict(values or {})
@@ -43,6 +57,13 @@ def build_config(cls: type[T], values: dict[str, Any] | None, section: str) -> T
     if unknown:
         raise FeganError(f"unknown key(s) in params section '{section}': {', '.join(unknown)} "
                          f"(known: {', '.join(sorted(names))})")
+    # a config without defaults (``GANTrainConfig``) takes every value from params.yaml
+    required = {f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    missing = sorted(required - set(values))
+    if missing:
+        raise FeganError(f"params section '{section}' lacks key(s) {', '.join(missing)} (an older params.yaml? "
+                         f"compare with the repository's)")
     cfg = cls(**values)
     check = getattr(cfg, "validate", None)
     if check:

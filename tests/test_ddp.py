@@ -19,10 +19,12 @@ from fegan.errors import FeganError
 from fegan.models.config import GANConfig
 from fegan.models.fegan import FEGAN
 from fegan.training import checkpoint, distributed
+from fegan.params import defaults
 from fegan.training.gan import GANTrainConfig, train_gan
 
 MC = GANConfig(image_size=32, width=0.125, n_identities=4, n_emotions=3)
-TC = GANTrainConfig(iterations=6, batch_size=8, checkpoint_every=2, sample_every=0)
+TC = GANTrainConfig(**{**defaults("train"), "iterations": 6, "batch_size": 8, "checkpoint_every": 2,
+                       "sample_every": 0})
 
 
 def _free_port() -> int:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import paths
+from .. import paths, progress
 from ..datasets.ravdess import EMOTIONS
 from ..errors import FeganError
 from ..inference import features_kwargs, load_generator, load_vnet
@@ -106,14 +106,21 @@ def swap_speakers(voice_id: np.ndarray, voice_emo: np.ndarray) -> np.ndarray:
 class Judges:
     """Everything that scores a set of faces: the identity and emotion judges, the descriptor, Inception."""
 
-    def __init__(self, cfg: EvalConfig, train, padding: float, n_identities: int, n_emotions: int, device):
+    PHASES = 4     # what __init__ tells ``phase`` it begins
+
+    def __init__(self, cfg: EvalConfig, train, padding: float, n_identities: int, n_emotions: int, device,
+                 phase=lambda name: None):
         self.cfg, self.padding, self.device = cfg, padding, device
         faces = train.faces.numpy()
+        phase(f"identity judge on {len(faces)} real training faces")
         self.identity = train_judge(build_config(JudgeConfig, cfg.identity, "evaluate.identity"), faces,
                                     train.face_id.numpy(), n_identities)
+        phase(f"emotion judge on {len(faces)} real training faces")
         self.emotion = train_judge(build_config(JudgeConfig, cfg.emotion, "evaluate.emotion"), faces,
                                    train.face_emo.numpy(), n_emotions)
+        phase(f"dlib descriptors of {len(faces)} real training faces")
         self.descriptor = DescriptorJudge(cfg.seed).fit(self.descriptors(faces, real=True), train.face_id.numpy())
+        phase("loading the Inception network")
         self.inception = fid_inception(cfg.inception_weights, cache_dir=cfg.cache_dir, device=device,
                                        dims=cfg.fid_dims)
 
@@ -179,6 +186,13 @@ def _test_waves() -> tuple[list[np.ndarray], int]:
 
 def stage(params: dict) -> str:
     cfg = build_config(EvalConfig, params.get("evaluate"), "evaluate")
+    # the phases as they begin, with their count: the judges', five below, one a robustness condition, the reports
+    total = Judges.PHASES + 5 + len(conditions(cfg.snr_db, cfg.durations_s)) + 1
+    with progress.Phases("evaluate", total) as phases:
+        return _evaluate(params, cfg, phases.start)
+
+
+def _evaluate(params: dict, cfg: EvalConfig, phase) -> str:
     feat_kw = features_kwargs(params.get("features"))
     device = resolve_device(params.get("device", "auto"))
     g = load_generator(paths.GENERATOR).to(device)
@@ -189,25 +203,30 @@ def stage(params: dict) -> str:
     if len(test.faces) < 2 or len(test.voice_ev) < 2:
         raise FeganError(f"evaluate: {len(test.voice_ev)} test voices and {len(test.faces)} test faces; "
                          "need at least 2 of each")
-    judges = Judges(cfg, train, params["faces"]["padding"], len(labels.actors), len(labels.emotions), device)
+    judges = Judges(cfg, train, params["faces"]["padding"], len(labels.actors), len(labels.emotions), device,
+                    phase)
     save_judge(paths.EMOTION_JUDGE, judges.emotion, build_config(JudgeConfig, cfg.emotion, "evaluate.emotion"),
                [EMOTIONS.get(e, str(e)) for e in labels.emotions])
     n, nr = cfg.samples_per_voice, cfg.robust_samples_per_voice
     test_id, test_emo = test.voice_id.numpy(), test.voice_emo.numpy()
 
     # real faces: the judges' ceilings, and the test set is the reference of FID/KID
+    phase(f"Inception features and judges' readings of {len(test.faces) + len(train.faces)} real faces")
     real_feats = judges.features(test.faces.numpy(), real=True)
     real = {s: judges.accuracy(d.faces.numpy(), d.face_id.numpy(), d.face_emo.numpy(), real=True)[0]
             for s, d in (("test", test), ("train", train))}
 
+    phase(f"{len(test.voice_ev) * n} faces from test voices: judges, descriptors, Inception, FID/KID")
     fake_test = generate(g, test.voice_ev, n, cfg.seed, device, cfg.batch_size)
     gen_test, skipped, id_pred, emo_pred = judges.score(fake_test, test_id.repeat(n), test_emo.repeat(n),
                                                         real_feats, descriptor=n)     # one draw per voice
     # training voices: the accuracies of paper Table 5 (no FID: its sqrtm is the stage's costliest step)
+    phase(f"{len(train.voice_ev) * n} faces from training voices: judges")
     gen_train = judges.accuracy(generate(g, train.voice_ev, n, cfg.seed, device, cfg.batch_size),
                                 train.voice_id.numpy().repeat(n), train.voice_emo.numpy().repeat(n),
                                 descriptor=0)[0]
     # the control: other speakers' voices, the same noise; the judge must follow the voice
+    phase(f"{len(test.voice_ev) * n} faces from swapped test voices: judges")
     donor = swap_speakers(test_id, test_emo)
     swapped = generate(g, test.voice_ev[torch.as_tensor(donor)], n, cfg.seed, device, cfg.batch_size)
     swap_pred = predict(judges.identity, swapped)
@@ -223,9 +242,11 @@ def stage(params: dict) -> str:
     is_note = skipped.get("is") or f"IS: {judges.inception.source}"
 
     # robustness: the same test voices (and noise vectors) under babble and shorter inputs
+    phase("the test clips' voiced audio")
     waves, sr = _test_waves()
     robust, rows = {}, []
     for cond in conditions(cfg.snr_db, cfg.durations_s):
+        phase(f"robustness, {cond.name}: {len(waves) * nr} faces, Inception, FID/KID")
         cw = apply(cond, waves, test_id, sr, cfg.talkers, cfg.seed)
         e_v, _ = embed_all(vnet, torch.stack([compute(w, sr, **feat_kw) for w in cw]))
         scores, _, _, _ = judges.score(generate(g, e_v, nr, cfg.seed, device, cfg.batch_size), test_id.repeat(nr),
@@ -236,6 +257,7 @@ def stage(params: dict) -> str:
         robust.update({f"{cond.name}_{k}": v for k, v in scores.items()})
         rows.append({"condition": cond.name, "snr_db": cond.snr_db, "duration_s": cond.duration_s, **scores})
 
+    phase("reports")
     _write_reports(metrics, rows, test, fake_test, id_pred, emo_pred, labels, n, is_note)
     write_json(EVAL_METRICS, metrics)
     write_json(ROBUSTNESS_METRICS, robust)

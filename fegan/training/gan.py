@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from .. import progress
 from ..losses import dc_loss, g_loss, wav2pix_dc_loss, wav2pix_g_loss
 from ..models.config import GANConfig
 from ..models.fegan import FEGAN
@@ -39,20 +40,26 @@ from .ema import EMA, recalibrate
 
 @dataclass
 class GANTrainConfig:
-    """The ``train`` section of params.yaml (lambda1/lambda2 are top-level keys)."""
-    iterations: int = 1500
-    batch_size: int = 64
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    checkpoint_every: int = 250
-    sample_every: int = 250
-    log_every: int = 10           # curves: the mean of every this many steps
-    seed: int = 0
-    ema_images: float = 10000.0   # half-life of G's weight average in images seen; 0 = no average
-    ema_rampup: float = 0.05      # ... at most this fraction of the images seen so far
-    precision: str = "auto"       # auto (bf16 autocast on CUDA and on CPUs with bf16 dot products) | fp32 | bf16
-    augment_shift: float = 0.0    # D1 sees every image translated by up to this fraction of its size (augment.py)
+    """The ``train`` section of params.yaml (lambda1/lambda2 are top-level keys).
+
+    No defaults here: params.yaml holds the values, and what each means (two sets drifted
+    apart: 1500 steps at lr 2e-4 here, 10000 at 4e-4 there). Code outside the stages starts
+    from ``fegan.params.defaults("train")``; ``tests/test_training_loop.py`` checks the fields
+    and the section name the same keys.
+    """
+    iterations: int
+    batch_size: int
+    lr: float                     # both Adams
+    beta1: float
+    beta2: float
+    checkpoint_every: int
+    sample_every: int             # 0: no sample grids
+    log_every: int                # curves: the mean of every this many steps
+    seed: int
+    ema_images: float             # half-life of G's weight average in images seen; 0 = no average
+    ema_rampup: float             # ... at most this fraction of the images seen so far
+    precision: str                # auto (bf16 autocast on CUDA and on CPUs with bf16 dot products) | fp32 | bf16
+    augment_shift: float          # D1 sees every image translated by up to this fraction of its size (augment.py)
 
     def validate(self) -> None:
         from ..errors import FeganError
@@ -201,19 +208,20 @@ def train_step(model: FEGAN, opt_g, opt_d, data: GANData, gen: torch.Generator, 
 
 def _step_logs(terms_d, terms_g, loss_d, loss_g, out_real, out_fake, out_gen, face_id, face_emo, voice_id,
                voice_emo, least_squares: bool = False) -> dict[str, float]:
-    logs = {k: float(v) for k, v in {**terms_d, **terms_g}.items()}
-    logs["loss_DC"], logs["loss_G"] = float(loss_d), float(loss_g)
+    logs = {**terms_d, **terms_g, "loss_DC": loss_d, "loss_G": loss_g}
     for name, target_real, target_fake in (("c1", face_id, voice_id), ("c2", face_emo, voice_emo)):
         if name in out_real:
-            logs[f"acc_{name}_real"] = float((out_real[name].argmax(1) == target_real).float().mean())
-            logs[f"acc_{name}_fake"] = float((out_gen[name].argmax(1) == target_fake).float().mean())
+            logs[f"acc_{name}_real"] = (out_real[name].argmax(1) == target_real).float().mean()
+            logs[f"acc_{name}_fake"] = (out_gen[name].argmax(1) == target_fake).float().mean()
     # D's belief that a face is real: the sigmoid of its logit, or Wav2Pix's least-squares score itself
     squash = (lambda x: x) if least_squares else torch.sigmoid      # noqa: E731
     for name in ("d1", "d2"):
         if name in out_real:
-            logs[f"{name}_real"] = float(squash(out_real[name].float()).mean())
-            logs[f"{name}_fake"] = float(squash(out_fake[name].float()).mean())
-    return logs
+            logs[f"{name}_real"] = squash(out_real[name].float()).mean()
+            logs[f"{name}_fake"] = squash(out_fake[name].float()).mean()
+    # one copy to Python for them all (a GPU waits once a step, not once a value); float64 holds
+    # every float32 exactly, so each is the float() of its tensor
+    return dict(zip(logs, torch.stack([v.detach().double().reshape(()) for v in logs.values()]).tolist()))
 
 
 def train_gan(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lambda2: float, data: GANData,
@@ -268,29 +276,35 @@ def _train(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lamb
         distributed.own_rng(train_cfg.seed, start, ck.get("rng_ranks"), device)
     ddp = distributed.wrap(model, ctx, device)     # None for one process
     model.train()
-    for step in range(start, train_cfg.iterations):
-        if stop_after is not None and step >= stop_after:
-            break
-        logs = train_step(model, opt_g, opt_d, data, gen, train_cfg.batch_size, lambda1, lambda2, device, ddp,
-                          train_cfg.precision, train_cfg.augment_shift)
-        done = step + 1
-        if ema is not None:
-            ema.update(model.g, done * train_cfg.batch_size, train_cfg.batch_size)
-        logs = distributed.average(logs, device)    # curves of the whole batch (a collective: every rank)
-        if log is not None:
-            log(step, logs)
-        if sample is not None and train_cfg.sample_every and (done % train_cfg.sample_every == 0
-                                                               or done == train_cfg.iterations):
-            sample(done, model, export_generator(model, ema, data.voice_ev, train_cfg.seed))
-            model.g.train()
-        if done % train_cfg.checkpoint_every == 0 or done == train_cfg.iterations:
-            ranks = distributed.rng_states(device)    # a collective: every rank takes part, rank 0 writes
-            if ctx.is_main:
-                extra = {"g_ema": ema.state_dict()} if ema is not None else {}
-                checkpoint.save(ckpt_path, step=done, fingerprint=fp, model_config=model_cfg.to_dict(),
-                                model=model.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
-                                rng=checkpoint.rng_state(gen, device), **ranks, **extra)
-            distributed.barrier()    # the file is whole before any rank goes on (and may read it)
+    # rank 0 shows the step, the rate, the ETA, this step's losses and the last sample grid's step
+    sampled = ""
+    with progress.bar(train_cfg.iterations, "train_fegan", unit="step", initial=start, enabled=ctx.is_main) as bar:
+        for step in range(start, train_cfg.iterations):
+            if stop_after is not None and step >= stop_after:
+                break
+            logs = train_step(model, opt_g, opt_d, data, gen, train_cfg.batch_size, lambda1, lambda2, device, ddp,
+                              train_cfg.precision, train_cfg.augment_shift)
+            done = step + 1
+            if ema is not None:
+                ema.update(model.g, done * train_cfg.batch_size, train_cfg.batch_size)
+            logs = distributed.average(logs, device)    # curves of the whole batch (a collective: every rank)
+            if log is not None:
+                log(step, logs)
+            if sample is not None and train_cfg.sample_every and (done % train_cfg.sample_every == 0
+                                                                   or done == train_cfg.iterations):
+                sample(done, model, export_generator(model, ema, data.voice_ev, train_cfg.seed))
+                model.g.train()
+                sampled = f", sample {done}"
+            if done % train_cfg.checkpoint_every == 0 or done == train_cfg.iterations:
+                ranks = distributed.rng_states(device)    # a collective: every rank takes part, rank 0 writes
+                if ctx.is_main:
+                    extra = {"g_ema": ema.state_dict()} if ema is not None else {}
+                    checkpoint.save(ckpt_path, step=done, fingerprint=fp, model_config=model_cfg.to_dict(),
+                                    model=model.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
+                                    rng=checkpoint.rng_state(gen, device), **ranks, **extra)
+                distributed.barrier()    # the file is whole before any rank goes on (and may read it)
+            bar.set_postfix_str(f"loss_DC {logs['loss_DC']:.3f}, loss_G {logs['loss_G']:.3f}{sampled}", refresh=False)
+            bar.update()
     distributed.sync_buffers(model)     # G's running statistics: rank 0's on every rank
     g_out = export_generator(model, ema, data.voice_ev, train_cfg.seed)
     model.train()

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import progress
 from ..models.config import VNetConfig
 from ..models.vnet import VNet
 
@@ -63,6 +64,7 @@ def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, t
     x = feats[torch.from_numpy(np.flatnonzero(train_mask))].to(device)   # the training set lives on the device
     y = torch.from_numpy(speaker[train_mask]).to(device)
     lo, hi = (max(1, int(round(ms / hop_ms))) for ms in cfg.crop_ms)
+    bar = progress.bar(cfg.epochs, "train_vnet", unit="epoch")
     for epoch in range(cfg.epochs):
         model.train()
         order = torch.randperm(len(x), generator=gen).to(device)
@@ -83,5 +85,9 @@ def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, t
         sched.step()
         if log is not None and seen:
             log(epoch, {"loss": total / seen, "train_crop_acc": correct / seen, "lr": sched.get_last_lr()[0]})
+        if seen:
+            bar.set_postfix_str(f"loss {total / seen:.3f}, crop accuracy {correct / seen:.3f}", refresh=False)
+        bar.update()
+    bar.close()
     model.eval()
     return model, mcfg
