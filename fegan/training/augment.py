@@ -29,10 +29,11 @@ def translate(x: torch.Tensor, shift: float, gen: torch.Generator) -> torch.Tens
     sy, sx = int(h * shift + 0.5), int(w * shift + 0.5)
     dy = torch.randint(-sy, sy + 1, (b, 1, 1), generator=gen).to(x.device)
     dx = torch.randint(-sx, sx + 1, (b, 1, 1), generator=gen).to(x.device)
-    # each output pixel's row in the zero-padded image, (B, H+2, W+2) flattened: one row gather
-    # (index_select of C-value rows), 5x cheaper than indexing with three (B, H, W) index tensors,
-    # and the same values and gradients: every pixel inside is read at most once, so its gradient
-    # is one term either way, and the padding's (summed) gradients are dropped by the pad
+    # each output pixel's row in the zero-padded image, (B, H+2, W+2) flattened: one gather of
+    # C-value rows, 2.4x cheaper than indexing with three (B, H, W) index tensors (1.1 against
+    # 2.6 ms for 128 faces, forward and backward, one thread), and the same values and gradients:
+    # a pixel inside is read at most once, so its gradient is one term either way, and the
+    # padding's (summed) gradients are dropped by the pad
     yi = (torch.arange(h, device=x.device).view(1, h, 1) + dy + 1).clamp(0, h + 1)    # +1: the padding
     xi = (torch.arange(w, device=x.device).view(1, 1, w) + dx + 1).clamp(0, w + 1)
     bi = torch.arange(b, device=x.device).view(b, 1, 1) * (h + 2)
