@@ -29,7 +29,7 @@ from PIL import Image
 from fegan.preprocess.demux import DataConfig, demux
 from fegan.preprocess.faces import FacesConfig, run_faces
 from fegan.preprocess.vad import VadConfig, run_vad
-from fegan.synth.dataset import SynthConfig, synthesize
+from preprocess import source_clips     # bench/preprocess.py: this script's folder is on sys.path
 
 # folder -> how much the picture is shrunk (the synthetic faces are ~36-46 % of the height)
 FOLDERS = {"normal": 1.0, "12 %": 3.4, "6 %": 6.8}
@@ -80,13 +80,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        src = Path(args.raw)
-        if not src.is_dir():
-            print(f"{src} missing: synthesising 4 actors first")
-            synthesize(SynthConfig(out_dir=str(tmp / "synth"), truth=str(tmp / "t.parquet"), actors=4),
-                       progress=False)
-            src = tmp / "synth"
-        picked = sorted(src.rglob("*.mp4"))[: args.clips]
+        picked = source_clips(Path(args.raw), tmp, args.clips)
         roots = {name: tmp / f"raw{k}" for k, name in enumerate(FOLDERS)}
         for p in picked:
             rel = Path(p.parent.name) / p.name

@@ -140,6 +140,16 @@ def chain(raw: Path, out: Path, workers: int, floor_first: bool) -> dict:
     return t
 
 
+def source_clips(raw: Path, tmp: Path, n: int) -> list[Path]:
+    """The first ``n`` clips of the folder ``raw``, or of 4 synthetic actors written under
+    ``tmp`` when it is missing (a fresh clone before `make repro`)."""
+    if not raw.is_dir():
+        print(f"{raw} missing: synthesising 4 actors first")
+        synthesize(SynthConfig(out_dir=str(tmp / "synth"), truth=str(tmp / "t.parquet"), actors=4), progress=False)
+        raw = tmp / "synth"
+    return sorted(raw.rglob("*.mp4"))[:n]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", default="data/raw/synthetic", help="a RAVDESS-layout folder of 720p clips")
@@ -150,14 +160,8 @@ def main() -> None:
     cores = args.workers
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        src = Path(args.raw)
-        if not src.is_dir():
-            print(f"{src} missing: synthesising {args.clips} clips first")
-            synthesize(SynthConfig(out_dir=str(tmp / "synth"), truth=str(tmp / "t.parquet"), actors=4),
-                       progress=False)
-            src = tmp / "synth"
         raw = tmp / "raw"
-        for p in sorted(src.rglob("*.mp4"))[: args.clips]:
+        for p in source_clips(Path(args.raw), tmp, args.clips):
             (raw / p.parent.name).mkdir(parents=True, exist_ok=True)
             shutil.copy(p, raw / p.parent.name / p.name)
         n = len(list(raw.rglob("*.mp4")))
