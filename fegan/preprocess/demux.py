@@ -37,6 +37,7 @@ class DataConfig:
     sample_rate: int = 32000
     split_seed: int = 0
     test_fraction: float = 0.25
+    val_fraction: float = 0.15              # of each group's clips left after test (fegan.preprocess.split)
     min_clips: int = 8
     min_duration_s: float = 0.5
     workers: int = 0
@@ -49,6 +50,8 @@ class DataConfig:
                              f"got {self.sample_rate}")
         if not 0 < self.test_fraction < 1:
             raise FeganError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
+        if not 0 <= self.val_fraction < 1:
+            raise FeganError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
 
 
 @functools.lru_cache(maxsize=8)
@@ -128,7 +131,7 @@ def _write(cfg: DataConfig, table: pd.DataFrame, todo: pd.Index, results: list, 
     table.loc[todo[~failed], "audio_offset"] = np.cumsum(lens) - lens
     table.loc[todo[~failed], "audio_len"] = lens
     table["audio_rate"] = cfg.sample_rate
-    table["split"] = assign_split(table, cfg.split_seed, cfg.test_fraction)
+    table["split"] = assign_split(table, cfg.split_seed, cfg.test_fraction, cfg.val_fraction)
     table = table[["clip_id", "path", "actor", "gender", "emotion", "intensity", "statement", "repetition",
                    "split", "duration_s", "sample_rate", "width", "height", "fps", "audio_offset",
                    "audio_len", "audio_rate", "status", "reason"]]

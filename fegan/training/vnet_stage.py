@@ -24,6 +24,7 @@ def stage(params: dict) -> str:
     labels = Labels.from_clips(clips)
     speaker = labels.actor_index(clips.actor)
     train = (clips.split == "train").to_numpy()
+    held_out = {s: (clips.split == s).to_numpy() for s in ("val", "test")}
     if train.sum() < 2:
         raise FeganError("train_vnet: fewer than 2 training clips")
     with open_live(paths.VNET_LIVE) as live:
@@ -35,7 +36,8 @@ def stage(params: dict) -> str:
         e_v, logits = embed_all(model, feats)
         pred = logits.argmax(1).numpy()
         metrics = {"vnet_train_acc": float((pred[train] == speaker[train]).mean()),
-                   "vnet_test_acc": float((pred[~train] == speaker[~train]).mean()),
+                   **{f"vnet_{s}_acc": float((pred[m] == speaker[m]).mean()) for s, m in held_out.items()
+                      if m.any() or s == "test"},     # no val split when data.val_fraction is 0
                    "vnet_chance": 1.0 / len(labels.actors)}
         for k, v in metrics.items():
             live.summary[k] = v
@@ -46,4 +48,5 @@ def stage(params: dict) -> str:
                   str(tmp))
     write_json(paths.VNET_METRICS, metrics)
     return (f"train_vnet: speaker accuracy train {metrics['vnet_train_acc']:.3f}, "
-            f"test {metrics['vnet_test_acc']:.3f} (chance {metrics['vnet_chance']:.3f})")
+            f"val {metrics.get('vnet_val_acc', float('nan')):.3f}, test {metrics['vnet_test_acc']:.3f} "
+            f"(chance {metrics['vnet_chance']:.3f})")
