@@ -211,8 +211,8 @@ def demo(host, port, allow_hosts, vnet, generator, judge, params_file):
               help="run them now: one after another in the workspace (dvc exp run -n paper-NAME ...), "
                    "or with --queue the queue (dvc exp run --run-all); then print the tables")
 @click.option("--only", "only", multiple=True, metavar="NAME[,NAME]",
-              help="these experiments only (repeatable): fbank, mfcc, spectrogram, no_c1, no_c2, no_d1, "
-                   "no_d2, acgan, cgan, cgan_proj")
+              help="these experiments or sets only (repeatable): recipes, table4, switches, lambda (params.yaml's "
+                   "recipe's), lambda-RECIPE, authors-baselines, or names such as authors-acgan (docs/experiments.md)")
 @click.option("-S", "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="an extra override for every experiment, e.g. -S train.iterations=2000 (repeatable)")
 @click.option("--force", is_flag=True, help="with --queue/--run: remove and rerun experiments already done")
@@ -233,11 +233,11 @@ def demo(host, port, allow_hosts, vnet, generator, judge, params_file):
 def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out, seeds, ledger_file, record):
     """The paper's Tables 2-5 from DVC experiments `paper-*`, ours beside the paper's numbers.
 
-    Without flags, reads the finished experiments of this commit (`dvc exp show`) and prints
-    the four tables as markdown. --queue / --run start the 10 experiments behind them
-    (features kinds, the C1/C2/D1/D2 ablations, AC-GAN, Wav2Pix's cGAN and a projection cGAN;
-    Table 3 comes from every
-    run's evaluate stage). Experiments done already are skipped.
+    Without flags, reads the finished experiments of this commit (`dvc exp show`) and the
+    ledger, and prints the tables as markdown. --queue / --run start the experiments behind
+    them, each pinning a recipe (fegan/recipes.py): FE-GAN under each recipe, Table 4's methods
+    under two, one choice at a time, lambda, and the authors' masked-part baselines. Experiments
+    done already are skipped.
     """
     import shlex
 
@@ -246,7 +246,7 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
     from .paper.client import DvcClient
     from .params import load_params
 
-    names = catalogue.select(only)
+    names = catalogue.select(only, catalogue.default_recipe("params.yaml"))
     if (force or dry_run or seeds) and not (queue_ or run_):
         raise FeganError("--force, --dry-run and --seeds go with --queue or --run (the tables group the seeds they find)")
     seed_list = catalogue.parse_seeds(seeds)

@@ -4,7 +4,9 @@ tests/data/exp_show.json is real `dvc exp show --json` output of DVC 3.67.1 (tri
 `deps`, `outs` and the vnet/train metrics are cut), from a tiny copy of this repository
 (params as in test_cli_and_dvc.py) after: `dvc exp run --queue` of paper-mfcc and paper-acgan,
 `dvc exp run --run-all`, `dvc exp run -n paper-no_c1 ...` in the workspace, paper-cgan queued and
-not run, and paper-no_d2 and paper-bogus queued with a failing setting and run.
+not run, and paper-no_d2 and paper-bogus queued with a failing setting and run. Those are the
+names of the earlier runs (catalogue.EARLIER, still read); ``_new_payload`` renames them to
+experiments of the recipes' sets for the tests of queueing and the settings filter.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import json
 import re
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,15 +25,19 @@ from click.testing import CliRunner
 from fegan.cli import cli
 from fegan.errors import FeganError
 from fegan.models.config import VARIANTS
+from fegan import recipes
+from fegan.overrides import apply_overrides
 from fegan.paper import catalogue as C
 from fegan.paper import ledger
 from fegan.paper import numbers as paper
 from fegan.paper import results
 from fegan.paper import runs as R
-from fegan.paper.catalogue import EXPERIMENTS
+from fegan.paper.authors import LOGGED
+from fegan.paper.catalogue import ALL_NAMES, EARLIER, EXPERIMENTS, SETS
 from fegan.paper.client import DvcClient
 from fegan.paper.results import Run, group, parse_exp_show
-from fegan.paper.tables import CONDITIONS, render
+from fegan.paper.tables import CONDITIONS, TEST_COLUMNS, VAL_COLUMNS, render
+from fegan.params import load_params
 from fegan.preprocess.features import KINDS
 
 DATA = Path(__file__).parent / "data"
@@ -68,6 +75,34 @@ def _payload() -> list:
     return json.loads((DATA / "exp_show.json").read_text())
 
 
+# the fixture's (earlier) names -> experiments of the recipes' sets
+RENAME = {"paper-mfcc": "paper-authors-mfcc-lambda1_0.3", "paper-acgan": "paper-authors-acgan",
+          "paper-no_c1": "paper-authors-no_c1", "paper-cgan": "paper-paper-cgan",
+          "paper-no_d2": "paper-authors-no_d1-lambda1_0"}
+
+
+def _new_payload() -> list:
+    text = (DATA / "exp_show.json").read_text()
+    for old, new in RENAME.items():
+        text = text.replace(f'"{old}"', f'"{new}"')
+    return json.loads(text)
+
+
+def _set(params: dict, key: str, value) -> None:
+    *path, last = key.split(".")
+    node = params
+    for part in path:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def _with_recipe(params: dict, name: str = "paper") -> dict:
+    """``params`` with a recipe's keys (params.yaml gains them with the training code's switches)."""
+    for k, v in recipes.RECIPES[name].items():
+        _set(params, k, v)
+    return params
+
+
 def _fake_exp_show(monkeypatch, payload: list) -> None:
     """The real DvcClient everywhere (the CLI makes its own), its `dvc exp show` answering ``payload``."""
     monkeypatch.setattr(DvcClient, "exp_show", lambda self, all_commits=False: copy.deepcopy(payload))
@@ -75,20 +110,54 @@ def _fake_exp_show(monkeypatch, payload: list) -> None:
 
 # --- the experiments ---------------------------------------------------------------------------
 
-def test_experiments_are_valid_settings_and_cover_the_tables():
+def test_experiments_pin_a_recipe_in_dvcs_grammar_and_cover_the_sets():
+    base = _with_recipe(load_params(ROOT / "params.yaml"), "fegan-v1")     # the workspace's values: overwritten
     kinds, variants = set(), set()
-    for name in EXPERIMENTS:
-        values = dict(s.split("=", 1) for s in C.experiment_overrides(name))
-        assert set(values) == {"features.kind", "model.variant"}     # both pinned in every run
-        assert values["features.kind"] in KINDS and values["model.variant"] in VARIANTS
-        kinds.add(values["features.kind"])
-        variants.add(values["model.variant"])
-    assert kinds == set(KINDS) and variants == set(VARIANTS)
-    assert C.experiment_overrides("fbank") == ["features.kind=fbank", "model.variant=fegan"]
-    assert C.experiment_overrides("mfcc", ["train.iterations=9"]) == [
-        "features.kind=mfcc", "model.variant=fegan", "train.iterations=9"]
-    # every paper row has an experiment, and every experiment a paper row
-    assert set(paper.TABLE2) | {"acgan", "cgan", "cgan_proj"} == set(EXPERIMENTS)
+    for name, e in EXPERIMENTS.items():
+        items = C.experiment_overrides(name)
+        assert [i.partition("=")[0] for i in items][:len(C.PINNED_KEYS)] == list(C.PINNED_KEYS)   # every pin
+        applied = apply_overrides(base, items)                               # DVC's own parser and applier
+        flat = results.flat_params(applied)
+        assert all(flat[k] == v and isinstance(flat[k], bool) == isinstance(v, bool)
+                   for k, v in e.values().items()), name
+        assert name.startswith(e.recipe + "-")                               # the name says its recipe
+        if not set(e.changes) & set(recipes.KEYS):
+            assert recipes.active(applied) == [e.recipe], name
+        kinds.add(flat["features.kind"])
+        variants.add(flat["model.variant"])
+    assert kinds <= set(KINDS) and variants <= set(VARIANTS)
+    assert C.experiment_overrides("authors-acgan", ["train.iterations=9"])[-1] == "train.iterations=9"
+    assert "train.voice_crops=true" in C.command("paper-fegan") and "train.ev_noise=0.05" in C.command("authors-fegan")
+    # Table 4: the four methods under both recipes; the recipe choice: FE-GAN under each
+    assert {(EXPERIMENTS[n].recipe, EXPERIMENTS[n].variant) for n in SETS["table4"]} == {
+        (r, v) for r in ("paper", "authors") for v in ("fegan", "acgan", "cgan", "cgan_proj")}
+    assert SETS["recipes"] == [f"{r}-fegan" for r in recipes.RECIPES]
+    # one switch per choice: each differs from paper-fegan in its own keys only, with another
+    # recipe's values, and together they cover every key where the recipes differ
+    paper_values = EXPERIMENTS["paper-fegan"].values()
+    covered = set()
+    for n in SETS["switches"]:
+        diff = {k for k, v in EXPERIMENTS[n].values().items() if paper_values[k] != v}
+        assert diff == set(EXPERIMENTS[n].changes) and diff, n
+        assert any(all(recipes.RECIPES[r][k] == EXPERIMENTS[n].changes[k] for k in diff) for r in ("authors", "fegan-v1"))
+        covered |= diff
+    differ = {k for r in ("authors", "fegan-v1") for k in recipes.KEYS if recipes.RECIPES[r][k] != paper_values[k]}
+    assert covered == differ
+    # lambda: 0.3/0.5/0.7 with lambda2 = 1 - lambda1, the recipe's own weights not run twice
+    for r in recipes.RECIPES:
+        pairs = {(EXPERIMENTS[n].values()["lambda1"], EXPERIMENTS[n].values()["lambda2"]) for n in SETS[f"lambda-{r}"]}
+        own = (recipes.RECIPES[r]["lambda1"], recipes.RECIPES[r]["lambda2"])
+        assert pairs | ({own} if own[0] in C.LAMBDAS else set()) == {(0.3, 0.7), (0.5, 0.5), (0.7, 0.3)}
+    # the authors' logged configurations: each ours is an experiment of the authors' recipe
+    for e in LOGGED:
+        assert (e.ours is None) == bool(e.why) and (e.ours is None or EXPERIMENTS[e.ours].recipe == "authors"), e
+    assert EXPERIMENTS["authors-no_d1-lambda1_0"].values()["lambda2"] == 1.0        # D2 alone, at full weight
+    assert EXPERIMENTS["authors-mfcc-lambda1_0.3"].kind == "mfcc"
+    # the earlier runs' names still parse; every paper row of Tables 2-5 has one
+    assert C.parse_exp_name("paper-fbank-s2") == ("fbank", 2) and C.parse_exp_name("paper-cgan_proj") == ("cgan_proj", None)
+    assert C.parse_exp_name("paper-fegan-v1-fegan-lambda1_0.5-s1") == ("fegan-v1-fegan-lambda1_0.5", 1)
+    assert C.parse_exp_name("paper-authors-bogus-s1") is None
+    assert set(paper.TABLE2) | {"acgan", "cgan", "cgan_proj"} == set(EARLIER)
     assert set(paper.TABLE4) - {"gt"} == set(paper.TABLE5) == {"fbank", "acgan", "cgan", "cgan_proj"}
     assert {c for _, c, _, _ in CONDITIONS} == {p for _, _, _, p in CONDITIONS} == set(paper.TABLE3)
     # the noise rows under the noise-level reading: our most noise (1 dB SNR) faces the paper's "25"
@@ -96,37 +165,51 @@ def test_experiments_are_valid_settings_and_cover_the_tables():
                                                          ("snr10db", "snr05db"), ("snr25db", "snr01db")]
 
 
-def test_selection_and_extra_overrides_are_checked():
+def test_selection_and_extra_overrides_are_checked(tmp_path):
     assert C.select(None) == list(EXPERIMENTS)
-    assert C.select(["cgan,paper-mfcc", "fbank"]) == ["fbank", "mfcc", "cgan"]
+    assert C.select(["authors-acgan,paper-paper-fegan", "switches"]) == [
+        "paper-fegan", "authors-acgan", *SETS["switches"]]                      # EXPERIMENTS' order, once each
+    assert C.select(["lambda"], "authors") == SETS["lambda-authors"] == [
+        "authors-fegan-lambda1_0.3", "authors-fegan-lambda1_0.5", "authors-fegan-lambda1_0.7"]
+    with pytest.raises(FeganError, match="params.yaml matches none .* lambda-paper, lambda-authors, lambda-fegan-v1"):
+        C.select(["lambda"])
     with pytest.raises(FeganError, match="unknown paper experiment 'nope'"):
         C.select(["nope"])
-    with pytest.raises(FeganError, match="model.variant is what the paper experiments vary"):
-        C.check_extra(["model.variant=cgan"])
+    with pytest.raises(FeganError, match="paper-fbank is an earlier run .* no longer queued"):
+        C.select(["fbank"])
+    for pinned in ("model.variant=cgan", "lambda1=0.5", "train.voice_crops=false"):
+        with pytest.raises(FeganError, match="is what the paper experiments vary"):
+            C.check_extra([pinned])
     with pytest.raises(FeganError, match="section.key=value"):
         C.check_extra(["train.iterations"])
+    # params.yaml's recipe: the lambda set's, and the workspace's last run
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(_with_recipe({"train": {"lr": 0.0004}}, "authors")))
+    assert C.default_recipe(tmp_path / "params.yaml") == "authors"
+    assert C.default_recipe(tmp_path / "none.yaml") is None
 
 
-def test_dry_run_command_lines():
-    q = R.queue(["acgan", "fbank"], ["train.iterations=20"], run=True, dry_run=True)
-    assert q == [
-        "dvc exp run --queue --name paper-fbank -S features.kind=fbank -S model.variant=fegan "
-        "-S train.iterations=20".split(),
-        "dvc exp run --queue --name paper-acgan -S features.kind=fbank -S model.variant=acgan "
-        "-S train.iterations=20".split(),
-        "dvc exp run --run-all --jobs 1".split()]
-    w = R.run_in_workspace(None, dry_run=True)
-    assert [c[4] for c in w] == [f"paper-{n}" for n in EXPERIMENTS if n != "fbank"] + ["paper-fbank"]
-    assert all(c[:4] == ["dvc", "exp", "run", "--name"] for c in w)        # the baseline last
+def test_dry_run_command_lines(tmp_path):
+    repo = _repo(tmp_path)
+    q = R.queue(["authors-acgan", "paper-fegan"], ["train.iterations=20"], run=True, dry_run=True, repo=repo)
+    assert q == [C.command("paper-fegan", ["train.iterations=20"]), C.command("authors-acgan", ["train.iterations=20"]),
+                 "dvc exp run --run-all --jobs 1".split()]
+    assert q[1][:6] == "dvc exp run --queue --name paper-authors-acgan".split()
+    assert q[1][6:12] == ["-S", "features.kind=fbank", "-S", "model.variant=acgan", "-S", "train.voice_crops=true"]
+    assert q[1][-2:] == ["-S", "train.iterations=20"]
+    w = R.run_in_workspace(["recipes", "table4"], dry_run=True, repo=repo)      # params.yaml: the paper recipe
+    names = [c[4] for c in w]
+    assert names[-1] == "paper-paper-fegan" and sorted(names) == sorted(
+        f"paper-{n}" for n in dict.fromkeys([*SETS["recipes"], *SETS["table4"]]))
+    assert all(c[:4] == ["dvc", "exp", "run", "--name"] for c in w)        # the default recipe's FE-GAN last
 
 
 def test_queue_refuses_a_relative_raw_dir_it_cannot_see(tmp_path):
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": {"cmd": "x", "outs": ["data/raw/synthetic"]}}}))
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"data": {"raw_dir": "data/raw/RAVDESS"}}))
     with pytest.raises(FeganError, match="relative path that queued experiments"):
-        R.queue(["fbank"], repo=tmp_path)
+        R.queue(["paper-fegan"], repo=tmp_path)
     with pytest.raises(FeganError, match="relative path that queued experiments"):
-        R.queue(["fbank"], ["data.raw_dir=elsewhere"], repo=tmp_path)
+        R.queue(["paper-fegan"], ["data.raw_dir=elsewhere"], repo=tmp_path)
     assert R._queue_check(tmp_path, ["data.raw_dir=/abs/RAVDESS"]) == []
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(
         {"data": {"raw_dir": "data/raw/synthetic"}, "evaluate": {"inception_weights": "models/pt_inception.pth"}}))
@@ -137,8 +220,9 @@ def test_queue_refuses_a_relative_raw_dir_it_cannot_see(tmp_path):
 
 def test_parse_real_dvc_exp_show_json():
     runs = parse_exp_show(json.loads((DATA / "exp_show.json").read_text()))
-    assert list(runs) == list(EXPERIMENTS)
-    states = {n: r.state for n, r in runs.items()}
+    assert list(runs) == ALL_NAMES
+    assert all(runs[n].state == "missing" for n in EXPERIMENTS)
+    states = {n: r.state for n, r in runs.items() if n in EARLIER}
     assert states == {"fbank": "missing", "mfcc": "success", "spectrogram": "missing", "no_c1": "success",
                       "no_c2": "missing", "no_d1": "missing", "no_d2": "failed", "acgan": "success",
                       "cgan": "queued", "cgan_proj": "missing"}
@@ -154,33 +238,39 @@ def test_parse_real_dvc_exp_show_json():
 
 
 def test_runs_of_other_settings_are_left_out_when_asked():
-    payload = json.loads((DATA / "exp_show.json").read_text())
+    payload = _new_payload()
     runs = parse_exp_show(payload)
-    like = copy.deepcopy(runs["acgan"].params)
-    like["model"]["variant"], like["features"]["kind"] = "fegan", "fbank"     # the pinned keys may differ
+    done = {n for n, r in runs.items() if r.done}
+    assert done == {"authors-mfcc-lambda1_0.3", "authors-no_c1", "authors-acgan"}
+    like = copy.deepcopy(runs["authors-acgan"].params)
+    like["model"]["variant"], like["features"]["kind"], like["lambda1"] = "fegan", "fbank", 0.2   # pinned: may differ
     left: list[str] = []
     same = parse_exp_show(payload, like=like, left_out=left)
-    assert {n for n, r in same.items() if r.done} == {n for n, r in runs.items() if r.done} and left == []
+    assert {n for n, r in same.items() if r.done} == done and left == []
     like["train"]["lr"] = 0.0004                                              # a newer default
     left = []
     other = parse_exp_show(payload, like=like, left_out=left)
     assert not any(r.done for r in other.values())
     assert len(left) == 3 and all("train.lr 0.0002 not 0.0004" in x for x in left), left
-    assert any(x.startswith("paper-acgan (") for x in left)
+    assert any(x.startswith("paper-authors-acgan (") for x in left)
     text = render(other, left)
     assert "Left out: 3 finished runs" in text and "train.lr 0.0002 not 0.0004" in text
+    # the earlier runs are a closed record: kept whatever today's settings
+    earlier = parse_exp_show(_payload(), like=like, left_out=(left := []))
+    assert {n for n, r in earlier.items() if r.done} == {"mfcc", "no_c1", "acgan"} and left == []
 
 
 def test_the_ledger_keeps_finished_runs_for_a_fresh_clone(tmp_path):
     from fegan.paper import ledger
 
-    payload = json.loads((DATA / "exp_show.json").read_text())
+    payload = _new_payload()
     live = parse_exp_show(payload)
     path = tmp_path / "reports" / "paper_runs.json"
-    assert ledger.load(path) == [] and ledger.record(live.values(), path) == 3      # mfcc, no_c1, acgan
+    assert ledger.load(path) == [] and ledger.record(live.values(), path) == 3      # 3 finished
     assert ledger.record(live.values(), path) == 0                                 # the same revisions again
     saved = ledger.load(path)
-    assert [C.exp_name(r.name, r.seed) for r in saved] == ["paper-acgan", "paper-mfcc", "paper-no_c1"]
+    assert [C.exp_name(r.name, r.seed) for r in saved] == [
+        "paper-authors-acgan", "paper-authors-mfcc-lambda1_0.3", "paper-authors-no_c1"]
     # without any experiment refs (a fresh clone) the ledger alone gives the same finished runs
     alone = parse_exp_show([], extra=saved)
     for n, r in live.items():
@@ -191,12 +281,15 @@ def test_the_ledger_keeps_finished_runs_for_a_fresh_clone(tmp_path):
     # beside the live refs a recorded run is not counted twice, and the settings filter applies to it
     both = parse_exp_show(payload, extra=saved)
     assert {n: (r.rev, len(r.replicas)) for n, r in both.items()} == {n: (r.rev, 0) for n, r in live.items()}
-    like = copy.deepcopy(live["acgan"].params)
+    like = copy.deepcopy(live["authors-acgan"].params)
     like["model"]["variant"], like["features"]["kind"] = "fegan", "fbank"
     like["train"]["lr"] = 0.0004
     left: list[str] = []
     assert not any(r.done for r in parse_exp_show(payload, like=like, left_out=left, extra=saved).values())
     assert len(left) == 3                                                          # each revision once
+    # the earlier runs' names load as they are
+    assert ledger.record(parse_exp_show(_payload()).values(), path) == 3
+    assert {r.name for r in ledger.load(path)} >= {"acgan", "mfcc", "no_c1"}
     path.write_text('{"runs": [{"experiment": "paper-bogus", "rev": "x", "eval": {}}]}')
     with pytest.raises(FeganError, match="entry 0 is not a finished paper-\\* run"):
         ledger.load(path)
@@ -234,19 +327,20 @@ def test_the_committed_ledger_renders_the_committed_tables(monkeypatch):
     """A fresh clone (no experiment refs) renders, from the committed ledger, exactly the committed
     reports/paper_tables.md below its header comment: the record and the tables cannot drift apart,
     and a change to the ledger's format or to the tables' code that leaves them stale fails here.
-    The settings filter is the ledger's own (its FE-GAN run's params), not the workspace's
-    params.yaml, which `fegan profile` rewrites."""
+    The settings filter is the ledger's own (the params of its first run of the recipes' sets;
+    the earlier runs are not filtered), not the workspace's params.yaml, which `fegan profile`
+    rewrites."""
     monkeypatch.chdir(ROOT)
     recorded = ledger.load(ledger.LEDGER)
-    # what the README reports: Tables 4-5's four methods over seeds 0-2, every experiment at seed 0
+    # the earlier runs the README reports: Tables 4-5's four methods over seeds 0-2, every one at seed 0
     seeds: dict[str, set[int]] = {}
     for r in recorded:
         assert r.done
         seeds.setdefault(r.name, set()).add(r.seed)
     assert all(seeds.get(m, set()) >= {0, 1, 2} for m in ("fbank", "acgan", "cgan", "cgan_proj"))
-    assert all(0 in seeds.get(m, set()) for m in EXPERIMENTS) and len(EXPERIMENTS) == 10
+    assert all(0 in seeds.get(m, set()) for m in EARLIER) and len(EARLIER) == 10
     left_out: list[str] = []
-    like = next(r for r in recorded if r.name == "fbank" and r.seed == 0).params
+    like = next((r.params for r in recorded if r.name in EXPERIMENTS), None)
     found = results.collect(FakeDvc([]), all_commits=True, like=like, left_out=left_out, extra=recorded)
     assert left_out == []
     committed = (ROOT / "reports" / "paper_tables.md").read_text()
@@ -254,25 +348,26 @@ def test_the_committed_ledger_renders_the_committed_tables(monkeypatch):
 
 
 def test_runs_recorded_with_these_settings_are_not_queued_again(monkeypatch, tmp_path):
-    live = parse_exp_show(json.loads((DATA / "exp_show.json").read_text()))
-    params = copy.deepcopy(live["acgan"].params)
+    live = parse_exp_show(_new_payload())
+    params = copy.deepcopy(live["authors-acgan"].params)
     params["model"]["variant"], params["features"]["kind"] = "fegan", "fbank"
-    recorded = [r for r in live.values() if r.done]                     # mfcc, no_c1, acgan
-    assert R.recorded_done(recorded, params) == {"paper-mfcc", "paper-no_c1", "paper-acgan"}
+    recorded = [r for r in live.values() if r.done]
+    DONE = {"paper-authors-mfcc-lambda1_0.3", "paper-authors-no_c1", "paper-authors-acgan"}
+    assert R.recorded_done(recorded, params) == DONE
     lr = params["train"]["lr"]
     assert R.recorded_done(recorded, params, [f"train.lr={lr * 2}"]) == set()   # other settings: rerun
     # the same value written as DVC's -S reads it (an exponent is a float there, not a string)
     for same in (f"train.lr={lr:e}", f"train.lr={lr:.0e}".replace("e-0", "e-"), f"train.lr={lr}"):
-        assert R.recorded_done(recorded, params, [same]) == {"paper-mfcc", "paper-no_c1", "paper-acgan"}, same
+        assert R.recorded_done(recorded, params, [same]) == DONE, same
     assert R.recorded_done(recorded, params, ["train.lr='0.0002'"]) == set()          # a string is another value
     assert params["train"]["lr"] == lr                                                 # params left as they were
-    monkeypatch.setattr(R, "_existing", lambda dvc: {"paper-cgan": "queued"})
+    monkeypatch.setattr(R, "_existing", lambda dvc: {"paper-paper-cgan": "queued"})
     said: list[str] = []
-    jobs = [("acgan", None), ("cgan", None), ("fbank", None)]
+    jobs = [("authors-acgan", None), ("paper-cgan", None), ("paper-fegan", None)]
     done = R.recorded_done(recorded, params)
-    assert R._skip(jobs, FakeDvc(), False, said.append, done) == [("fbank", None)]
-    assert "paper-acgan is recorded in the ledger with these settings; skipped (--force reruns it)" in said
-    assert R._skip(jobs, FakeDvc(), True, said.append, done) == [("acgan", None), ("fbank", None)]
+    assert R._skip(jobs, FakeDvc(), False, said.append, done) == [("paper-fegan", None)]
+    assert "paper-authors-acgan is recorded in the ledger with these settings; skipped (--force reruns it)" in said
+    assert R._skip(jobs, FakeDvc(), True, said.append, done) == [("authors-acgan", None), ("paper-fegan", None)]
 
 
 def test_collect_runs_dvc_exp_show_and_reports_its_failure(monkeypatch):
@@ -298,8 +393,8 @@ def test_collect_runs_dvc_exp_show_and_reports_its_failure(monkeypatch):
     monkeypatch.setattr(DvcClient, "_captured", lambda self, args: subprocess.CompletedProcess(args, 1, "", "boom\n"))
     with pytest.raises(FeganError, match="^dvc exp remove paper-acgan failed: boom$"):
         DvcClient().exp_remove("paper-acgan")
-    with pytest.raises(FeganError, match="^dvc exp run --queue --name paper-acgan ... failed: boom$"):
-        DvcClient().queue(C.command("acgan"))
+    with pytest.raises(FeganError, match="^dvc exp run --queue --name paper-authors-acgan ... failed: boom$"):
+        DvcClient().queue(C.command("authors-acgan"))
 
 
 def test_group_leaves_the_runs_it_is_given_as_they_were():
@@ -314,7 +409,7 @@ def test_group_leaves_the_runs_it_is_given_as_they_were():
     acgan = first["acgan"]
     assert (acgan.seed, acgan.rev, [r.seed for r in acgan.replicas]) == (0, "old", [1, 2])   # the newest seed 0
     assert acgan is not older and [r.seed for r in acgan.finished] == [0, 1, 2]
-    assert first["fbank"] == Run(name="fbank") and list(first) == list(EXPERIMENTS)
+    assert first["fbank"] == Run(name="fbank") and list(first) == ALL_NAMES
 
 
 def _exp(name: str, state: str | None, rev: str) -> dict:
@@ -326,39 +421,41 @@ def _exp(name: str, state: str | None, rev: str) -> dict:
 
 def _repo(tmp_path: Path) -> Path:
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": {"cmd": "x", "outs": ["data/raw/synthetic"]}}}))
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(_with_recipe(
         {"data": {"raw_dir": "data/raw/synthetic"}, "train": {"lr": 0.0004, "iterations": 10, "seed": 0},
-         "evaluate": {"inception_weights": None}}))
+         "evaluate": {"inception_weights": None}}, "paper")))
     return tmp_path
 
 
 def test_queue_through_a_fake_dvc_skips_what_exists_and_runs_the_queue(tmp_path):
     payload = [{"rev": "workspace"}, {"rev": "c" * 40, "experiments": [
-        _exp("paper-acgan", "queued", "r1"), _exp("paper-acgan-s0", None, "r2"), _exp("paper-cgan", None, "r3"),
-        _exp("paper-mfcc", "failed", "r4")]}]
+        _exp("paper-authors-acgan", "queued", "r1"), _exp("paper-authors-acgan-s0", None, "r2"),
+        _exp("paper-paper-cgan", None, "r3"), _exp("paper-authors-no_c1", "failed", "r4")]}]
     dvc, said = FakeDvc(payload, _repo(tmp_path)), []
-    cmds = R.queue(["acgan", "cgan", "mfcc", "fbank"], ["train.iterations=4e1"], run=True, say=said.append, dvc=dvc)
-    # paper-acgan is queued although a seeded paper-acgan-s0 exists (the tables leave the unseeded one out)
-    assert said[:2] == ["paper-acgan is queued already; skipped", "paper-cgan is done already; skipped (--force reruns it)"]
-    assert [c[5] for c in cmds[:-1]] == ["paper-fbank", "paper-mfcc"] and cmds[-1] == C.RUN_ALL
+    cmds = R.queue(["authors-acgan", "paper-cgan", "authors-no_c1", "paper-fegan"], ["train.iterations=4e1"], run=True,
+                   say=said.append, dvc=dvc)
+    # paper-authors-acgan is queued although a seeded one exists (the tables leave the unseeded one out)
+    assert said[:2] == ["paper-paper-cgan is done already; skipped (--force reruns it)",
+                        "paper-authors-acgan is queued already; skipped"]
+    assert [c[5] for c in cmds[:-1]] == ["paper-paper-fegan", "paper-authors-no_c1"] and cmds[-1] == C.RUN_ALL
     assert cmds[0][-2:] == ["-S", "train.iterations=4e1"]
-    assert dvc.calls == [["check commit"], ["exp show"], ["queue", "paper-fbank"], ["queue", "paper-mfcc"],
+    assert dvc.calls == [["check commit"], ["exp show"], ["queue", "paper-paper-fegan"], ["queue", "paper-authors-no_c1"],
                          ["stream", "--run-all"]]
     assert said[2:] == ["$ " + " ".join(c) for c in cmds]
     dvc = FakeDvc(payload, tmp_path, codes={"--run-all": 3})
     with pytest.raises(FeganError, match=r"^`dvc exp run --run-all --jobs 1` failed \(exit status 3\)$"):
-        R.queue(["cgan"], run=True, force=True, say=said.append, dvc=dvc)
-    assert ["exp remove", "paper-cgan"] in dvc.calls and "removed the previous paper-cgan" in said
+        R.queue(["paper-cgan"], run=True, force=True, say=said.append, dvc=dvc)
+    assert ["exp remove", "paper-paper-cgan"] in dvc.calls and "removed the previous paper-paper-cgan" in said
 
 
 def test_workspace_runs_through_a_fake_dvc_go_on_after_a_failure(tmp_path):
-    dvc, said = FakeDvc([], _repo(tmp_path), codes={"paper-acgan-s1": 1}), []
-    with pytest.raises(FeganError, match=r"^1 experiment\(s\) failed: paper-acgan-s1 \(see the output above\)$"):
-        R.run_in_workspace(["fbank", "acgan"], seeds=[0, 1], say=said.append, dvc=dvc)
-    assert [c[1] for c in dvc.calls if c[0] == "stream"] == [
-        "paper-acgan-s0", "paper-acgan-s1", "paper-fbank-s1", "paper-fbank-s0"]
-    assert said[0].startswith("$ dvc exp run --name paper-acgan-s0 ")
-    assert said[1] == "paper-acgan-s0: done in 0 s" and said[3] == "paper-acgan-s1: failed in 0 s"
+    dvc, said = FakeDvc([], _repo(tmp_path), codes={"paper-authors-acgan-s1": 1}), []
+    with pytest.raises(FeganError, match=r"^1 experiment\(s\) failed: paper-authors-acgan-s1 \(see the output above\)$"):
+        R.run_in_workspace(["paper-fegan", "authors-acgan"], seeds=[0, 1], say=said.append, dvc=dvc)
+    assert [c[1] for c in dvc.calls if c[0] == "stream"] == [       # the default recipe's FE-GAN last, seed 0 last
+        "paper-authors-acgan-s0", "paper-authors-acgan-s1", "paper-paper-fegan-s1", "paper-paper-fegan-s0"]
+    assert said[0].startswith("$ dvc exp run --name paper-authors-acgan-s0 ")
+    assert said[1] == "paper-authors-acgan-s0: done in 0 s" and said[3] == "paper-authors-acgan-s1: failed in 0 s"
 
 
 def test_queue_reads_its_overrides_as_dvc_does(tmp_path):
@@ -392,7 +489,9 @@ def _run(name: str, i: int, with_is: bool = False, conds=None) -> Run:
           "emo_acc": 0.25 + 0.01 * i, "id_acc_real": 1.0, "emo_acc_real": 0.9,
           "train_fid": 9.0 + i, "train_kid": 0.02, "train_id_acc": 0.6 + 0.01 * i, "train_emo_acc": 0.3 + 0.01 * i,
           "train_id_acc_real": 0.99, "train_emo_acc_real": 0.97, "chance_identity": 0.125,
-          "chance_emotion": 0.25, "n_test_voices": 56, "n_test_faces_real": 167}
+          "chance_emotion": 0.25, "n_test_voices": 56, "n_test_faces_real": 167,
+          "val_fid": 20.0 + i, "val_id_acc": 0.4 + 0.01 * i, "val_emo_acc": 0.3 + 0.01 * i,
+          "val_diversity_pixel": 0.1 + 0.001 * i}
     rob = {}
     for c in conds or [c for _, c, _, _ in CONDITIONS]:
         rob.update({f"{c}_fid": 20.0 + i, f"{c}_kid": 0.03, f"{c}_id_acc": 0.4, f"{c}_emo_acc": 0.3})
@@ -403,36 +502,55 @@ def _run(name: str, i: int, with_is: bool = False, conds=None) -> Run:
     if with_is:
         ev.update(is_fake=1.6 + 0.01 * i, is_fake_std=0.1, is_real=1.9, is_real_std=0.1)
     params = yaml.safe_load(yaml.safe_dump(PARAMS))
-    for item in C.experiment_overrides(name):
-        k, v = item.split("=")
-        sec, key = k.split(".")
-        params[sec][key] = v
+    pins = EXPERIMENTS[name].values() if name in EXPERIMENTS else dict(i.split("=") for i in EARLIER[name])
+    for k, v in pins.items():
+        _set(params, k, v)
     return Run(name=name, state="success", rev="a" * 40, baseline="b" * 40, params=params, eval=ev,
                robustness=rob)
 
 
+def _seeded(name: str, fids: list[float], i: int = 0) -> Run:
+    """A Run of ``name`` over seeds 0.. with these test FIDs (and val FIDs 100 higher)."""
+    runs = [_run(name, i) for _ in fids]
+    for k, (r, f) in enumerate(zip(runs, fids)):
+        r.seed, r.rev = k, f"{k}" * 40
+        r.eval.update(fid=f, val_fid=f + 100)
+    return replace(runs[0], replicas=runs[1:])
+
+
 def _tables(text: str) -> dict[str, list[list[str]]]:
+    """Heading (up to its first ". ") -> its table's rows, header row first."""
     out, current = {}, None
     for line in text.splitlines():
-        m = re.match(r"## (Table \d|Per seed)", line)
+        m = re.match(r"#{2,3} (.+)", line)
         if m:
-            current = out.setdefault(m.group(1), [])
+            current = out.setdefault(m.group(1).split(". ")[0], [])
         elif current is not None and line.startswith("|") and not line.startswith("|---"):
             current.append([c.strip() for c in line.strip("|").split("|")])
     return out
 
 
-def test_render_four_tables_with_every_cell_and_the_is_footnote():
-    runs = {n: _run(n, i) for i, n in enumerate(EXPERIMENTS)}
-    text = render(runs)
+EARLIER_TABLES = ["Table 2", "Table 3", "Table 4", "Table 5"]
+RECIPE_TABLES = ["Which recipe: FE-GAN under each, on validation data", "Table 4 under the two recipes",
+                 "One choice at a time: FE-GAN from the paper's recipe towards the authors'",
+                 "lambda1 / lambda2 on FE-GAN", "The paper's baselines as the authors ran them, beside ours"]
+
+
+def _all_runs(**kw) -> dict[str, Run]:
+    return {n: _run(n, i, **kw) for i, n in enumerate(ALL_NAMES)}
+
+
+def test_render_every_table_with_every_cell_and_the_is_footnote():
+    text = render(_all_runs())
     tables = _tables(text)
-    assert list(tables) == ["Table 2", "Table 3", "Table 4", "Table 5"]
-    assert [len(rows) - 1 for rows in tables.values()] == [7, 9, 5, 5]       # rows as in the paper (+ours)
+    assert [k for k in tables if tables[k]] == RECIPE_TABLES + EARLIER_TABLES
+    assert [len(tables[k]) - 1 for k in EARLIER_TABLES] == [7, 9, 5, 5]       # rows as in the paper (+ours)
+    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [3, 8, 9, 10, len(LOGGED)]   # lambda: 3 recipes
     for name, rows in tables.items():
-        width = len(rows[0])
+        width = len(rows[0]) if rows else 0
         for row in rows:
             assert len(row) == width, (name, row)
-            assert all(cell for cell in row[1:]), (name, row)              # only "Experiments" continues blank
+            assert all(cell for cell in row[1:]), (name, row)              # only the first column continues blank
     assert "not run" not in text and "Not run yet" not in text
     # IS: one footnote saying why, referenced from the cells
     assert text.count("[^is]:") == 1 and "n/a[^is]" in text
@@ -444,80 +562,150 @@ def test_render_four_tables_with_every_cell_and_the_is_footnote():
                 assert v is None or f"{v:.2f}" in text, v
     assert "95.08" in text and "73.15" in text
     # ours, formatted: FID 2 decimals, KID 4, accuracies in %
+    i = ALL_NAMES.index("mfcc")
     t2 = {r[1]: r for r in tables["Table 2"]}
-    assert t2["MFCCs"][2:5] == ["11.12", "64.35", "n/a[^is]"] and t2["MFCCs"][6:9] == ["0.0200", "51.00", "26.00"]
+    assert t2["MFCCs"][2:5] == [f"{10 + i + 0.123:.2f}", "64.35", "n/a[^is]"]
+    assert t2["MFCCs"][6:9] == [f"{0.01 * (i + 1):.4f}", f"{50 + i:.2f}", f"{25 + i:.2f}"]
+    i = ALL_NAMES.index("cgan")
     t5 = {r[0]: r for r in tables["Table 5"]}
-    assert t5["CGANs [12]"][1] == "68.00" and t5["CGANs [12]"][4] == "58.00"
+    assert t5["CGANs [12]"][1] == f"{60 + i:.2f}" and t5["CGANs [12]"][4] == f"{50 + i:.2f}"
     ceiling = t5["Real faces (the judges' ceiling)"]
     assert [ceiling[i] for i in (1, 4, 7, 8)] == ["99.00", "100.00", "97.00", "90.00"]
     t3 = {(r[0], r[1]): r for r in tables["Table 3"]}
     assert t3[("Audio duration time (s)", "1")][-1] == "1.00" and t3[("Babble SNR (dB)", "1 (most noise)")][-1] == "all"
     # our 1 dB SNR (the most noise) beside the paper's "25" (its FID 93.57), under the noise-level reading
-    assert t3[("Babble SNR (dB)", "1 (most noise)")][2:5] == ["25", "20.00", "93.57"]
+    fb = ALL_NAMES.index("fbank")
+    assert t3[("Babble SNR (dB)", "1 (most noise)")][2:5] == ["25", f"{20 + fb:.2f}", "93.57"]
     assert "noise levels" in text
     assert "ours (synthetic)" in text and "Chance: identity 12.50 %, emotion 25.00 %" in text
 
 
-def test_render_with_inception_logits_fills_is():
-    runs = {n: _run(n, i, with_is=True) for i, n in enumerate(EXPERIMENTS)}
+def test_recipe_tables_give_validation_and_test_readings_over_seeds():
+    runs = {n: Run(name=n) for n in ALL_NAMES}
+    runs["paper-fegan"] = _seeded("paper-fegan", [10.0, 12.0, 14.0])            # mean 12, sd 2
+    runs["authors-fegan"] = _seeded("authors-fegan", [30.0, 31.0])
+    runs["authors-acgan"] = _run("authors-acgan", 3)
+    runs["paper-fegan-ev"] = Run(name="paper-fegan-ev", state="queued")
+    runs["authors-fegan-lambda1_0.5"] = _seeded("authors-fegan-lambda1_0.5", [40.0, 44.0])
     text = render(runs)
+    t = _tables(text)
+    header = t[RECIPE_TABLES[0]][0]
+    assert header[3:] == ["n", *(h for _, h, _, _ in VAL_COLUMNS + TEST_COLUMNS)]
+    col = {h: header.index(h) for h in header}
+    recipes_rows = {r[0]: r for r in t[RECIPE_TABLES[0]][1:]}
+    paper_row = recipes_rows["`paper`"]
+    assert paper_row[2] == "`paper-paper-fegan`" and paper_row[col["n"]] == "3"
+    assert paper_row[col["test FID"]] == "12.00 ± 2.00" and paper_row[col["val FID"]] == "112.00 ± 2.00"
+    assert paper_row[col["val identity %"]] == "40.00 ± 0.00" and paper_row[col["val diversity"]] == "0.100 ± 0.000"
+    assert recipes_rows["`authors`"][col["test FID"]] == "30.50 ± 0.71" and recipes_rows["`authors`"][col["n"]] == "2"
+    assert recipes_rows["`fegan-v1`"][col["n"]] == "0" and recipes_rows["`fegan-v1`"][col["test FID"]] == "not run yet"
+    # Table 4: one run is its own value; the paper's FID beside
+    t4 = t[RECIPE_TABLES[1]]
+    acgan = next(r for i, r in enumerate(t4) if r[1] == "AC-GAN [14]" and t4[i - 2][0] == "" and i > 4)
+    assert acgan[2] == "77.04" and acgan[3] == "1" and acgan[-4] == "13.12" and acgan[-1] == "28.00"
+    # the switches: the two recipes whole around the one-at-a-time rows; a queued run says so
+    sw = {r[1]: r for r in t[RECIPE_TABLES[2]][1:]}
+    assert list(sw)[0] == "`paper-paper-fegan`" and list(sw)[-1] == "`paper-authors-fegan`"
+    assert sw["`paper-paper-fegan-ev`"][3] == "queued" and sw["`paper-paper-fegan-real_only`"][3] == "not run yet"
+    # lambda: only the recipe with a lambda run; its own weights are its FE-GAN run
+    lam = t[RECIPE_TABLES[3]][1:]
+    assert [r[2] for r in lam] == ["`paper-authors-fegan-lambda1_0.3`", "`paper-authors-fegan-lambda1_0.5`",
+                                   "`paper-authors-fegan-lambda1_0.7`", "`paper-authors-fegan`"]
+    assert lam[1][1] == "0.5 / 0.5" and lam[1][3] == "2" and lam[1][-4] == "42.00 ± 2.83"
+    assert lam[3][1] == "1 / 0 (the recipe's own)" and lam[3][-4] == "30.50 ± 0.71"
+    # the authors' baselines: their logged number, the paper's cell, ours; no switch says so
+    au = {r[0]: r for r in t[RECIPE_TABLES[4]][1:]}
+    row = au['mask C2; keep C1, d1 ("= ACGAN")']
+    assert row[1:5] == ["L13-14", "77.05 at 30000", "Table 4 AC-GAN, RAVDESS 77.04", "`paper-authors-acgan`"]
+    assert row[-4] == "13.12"
+    cgan = au['mask C1 and C2 ("= CGAN"): D1 alone']
+    assert cgan[4].startswith("no such switch[^noswitch") and cgan[6:] == ["no such switch"] * 8
+    assert "No variant has D1 without C1, C2" in text
+    assert au["keep all; MFCC, lambda 0.3/0.7"][-4] == "not run yet"
+    # what is left to run, by set, with the command
+    assert "Not run yet (24 of 28 experiments): set `switches`" not in text       # ev is queued: not all missing
+    assert "set `recipes`" not in text and "set `table4`" not in text and "set `lambda-paper`" in text
+    assert "`paper-fegan-v1-fegan`" in text and "Queued or running: paper-paper-fegan-ev" in text
+    assert "fegan paper-tables --queue --seeds 0,1,2 --only SET[,SET]" in text
+    # the per-seed section lists the seeded ones
+    assert [r[0] for r in _tables(text)["Per seed"][1:4]] == [
+        "`paper-paper-fegan-s0`", "`paper-paper-fegan-s1`", "`paper-paper-fegan-s2`"]
+
+
+def test_render_with_inception_logits_fills_is():
+    text = render(_all_runs(with_is=True))
     assert "n/a" not in text and "[^is]" not in text
     t4 = {r[0]: r for r in _tables(text)["Table 4"]}
-    assert t4["FE-GAN (our method)"][4] == "1.60" and t4["Ground truth (GT)"][4] == "1.90"
+    assert t4["FE-GAN (our method)"][4] == f"{1.6 + 0.01 * ALL_NAMES.index('fbank'):.2f}"
+    assert t4["Ground truth (GT)"][4] == "1.90"
 
 
 def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
-    runs = {n: Run(name=n) for n in EXPERIMENTS}
+    runs = {n: Run(name=n) for n in ALL_NAMES}
     runs["fbank"] = _run("fbank", 0, conds=["snr01db", "snr25db", "dur01s"])
     runs["fbank"].params["evaluate"].update(snr_db=[1, 25], durations_s=[1], fid_dims=64)
-    runs["acgan"] = Run(name="acgan", state="queued")
-    runs["cgan"] = Run(name="cgan", state="failed")
+    runs["authors-acgan"] = Run(name="authors-acgan", state="queued")
+    runs["paper-cgan"] = Run(name="paper-cgan", state="failed")
     text = render(runs)
-    assert ("Not run yet: paper-mfcc, paper-spectrogram, paper-no_c1, paper-no_c2, paper-no_d1, paper-no_d2, "
-            "paper-cgan_proj.") in text
-    assert "--only mfcc,spectrogram,no_c1,no_c2,no_d1,no_d2,cgan_proj" in text
-    assert "Queued or running: paper-acgan" in text and "Failed: paper-cgan" in text
+    assert "Not run yet (26 of 28 experiments): set `recipes`, set `switches`, set `lambda-paper`" in text
+    assert "`paper-paper-acgan`, `paper-paper-cgan_proj`, `paper-authors-cgan`" in text   # table4: not wholly missing
+    assert "Queued or running: paper-authors-acgan" in text and "Failed: paper-paper-cgan" in text
+    assert "fegan paper-tables --queue --only paper-cgan" in text
     t3 = {r[1]: r for r in _tables(text)["Table 3"][1:]}
     assert t3["5"][3] == "not evaluated[^cond]" and t3["25 (least noise)"][3] == "20.00"
     assert "evaluate.snr_db [1, 25]" in text and "evaluate.fid_dims 64" in text
     assert "64-d Inception features" in text
+    assert {r[1]: r[2] for r in _tables(text)["Table 2"][1:]}["MFCCs"] == "not run yet"
     # nothing at all finished: still the paper's numbers, no crash
     empty = render({})
-    assert "58.79" in empty and "Not run yet: paper-fbank" in empty and "not run" in empty
+    assert "58.79" in empty and "Not run yet (28 of 28 experiments)" in empty and "not run yet" in empty
+    assert "No finished experiment of the recipes' sets yet" in empty
 
 
 def test_render_names_other_datasets_and_flags_runs_with_other_settings():
-    runs = {n: _run(n, i) for i, n in enumerate(EXPERIMENTS)}
+    runs = _all_runs()
     for r in runs.values():
         r.params["data"].update(format="enterface", raw_dir="/data/eNTERFACE05")
     runs["cgan"].params["train"]["iterations"] = 999
+    runs["authors-cgan"].params["train"]["iterations"] = 999
     text = render(runs)
     assert "FID ours (eNTERFACE'05)" in text and "FID paper (eNTERFACE)" in text
-    assert "`paper-cgan` (train.iterations 999)" in text
+    assert "`paper-cgan` (train.iterations 999)" in text and "`paper-authors-cgan` (train.iterations 999)" in text
+    assert "on the eNTERFACE'05 data" in text
 
 
 # --- the command -------------------------------------------------------------------------------
 
 def test_cli_renders_to_a_file_and_checks_its_flags(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)                         # no ledger here
-    monkeypatch.setattr(results, "collect", lambda dvc, all_commits=False, like=None, left_out=None, extra=(): {
-        n: _run(n, i) for i, n in enumerate(EXPERIMENTS)})
+    monkeypatch.setattr(results, "collect", lambda dvc, all_commits=False, like=None, left_out=None, extra=(): _all_runs())
     runner = CliRunner()
     res = runner.invoke(cli, ["paper-tables", "-o", str(tmp_path / "t.md")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "t.md").read_text().startswith("# The paper's tables")
     res = runner.invoke(cli, ["paper-tables"])
-    assert res.exit_code == 0 and "## Table 5" in res.output
-    res = runner.invoke(cli, ["paper-tables", "--queue", "--dry-run", "--only", "cgan"])
-    assert res.output.strip() == ("dvc exp run --queue --name paper-cgan -S features.kind=fbank "
-                                  "-S model.variant=cgan")
+    assert res.exit_code == 0 and "### Table 5" in res.output and "## Table 4 under the two recipes" in res.output
+    res = runner.invoke(cli, ["paper-tables", "--queue", "--dry-run", "--only", "paper-cgan"])
+    assert res.output.strip() == " ".join(C.command("paper-cgan"))
+    assert res.output.startswith("dvc exp run --queue --name paper-paper-cgan -S features.kind=fbank "
+                                 "-S model.variant=cgan -S train.voice_crops=true -S train.classify_fakes=true")
+    res = runner.invoke(cli, ["paper-tables", "--queue", "--dry-run", "--only", "lambda", "--seeds", "0"])
+    assert res.exit_code == 2 and "params.yaml matches none" in res.output            # no params.yaml here
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(_with_recipe({"train": {"seed": 0}}, "authors")))
+    res = runner.invoke(cli, ["paper-tables", "--queue", "--dry-run", "--only", "lambda", "--seeds", "0,1,2"])
+    assert res.exit_code == 0, res.output
+    assert [line.split()[5] for line in res.output.strip().splitlines()] == [
+        f"paper-authors-fegan-lambda1_{x}-s{k}" for x in ("0.3", "0.5", "0.7") for k in (0, 1, 2)]
+    line = res.output.splitlines()[4]
+    assert "-S lambda1=0.5 -S lambda2=0.5 " in line and line.endswith("-S train.seed=1")
     res = runner.invoke(cli, ["paper-tables", "--dry-run"])
     assert res.exit_code == 2 and "--force, --dry-run and --seeds go with --queue or --run" in res.output
-    res = runner.invoke(cli, ["paper-tables", "--run", "--dry-run", "--only", "acgan,fbank", "--seeds", "0,1"])
+    res = runner.invoke(cli, ["paper-tables", "--run", "--dry-run", "--only", "authors-acgan,recipes", "--seeds", "0,1"])
     assert res.exit_code == 0, res.output
-    assert [line.split()[4] for line in res.output.strip().splitlines()] == [
-        "paper-acgan-s0", "paper-acgan-s1", "paper-fbank-s1", "paper-fbank-s0"]     # the workspace ends on s0
-    assert res.output.splitlines()[0].endswith("-S model.variant=acgan -S train.seed=0")
+    assert [line.split()[4] for line in res.output.strip().splitlines()] == [      # params.yaml's recipe: authors
+        "paper-paper-fegan-s0", "paper-paper-fegan-s1", "paper-fegan-v1-fegan-s0", "paper-fegan-v1-fegan-s1",
+        "paper-authors-acgan-s0", "paper-authors-acgan-s1", "paper-authors-fegan-s1", "paper-authors-fegan-s0"]
+    assert res.output.splitlines()[0].endswith("-S train.augment_shift=0.0 -S train.seed=0")
     for bad in ("0,x", "1,1", "-1"):
         res = runner.invoke(cli, ["paper-tables", "--run", "--dry-run", "--seeds", bad])
         assert res.exit_code == 2 and "--seeds wants" in res.output, bad
@@ -525,13 +713,15 @@ def test_cli_renders_to_a_file_and_checks_its_flags(tmp_path, monkeypatch):
     assert res.exit_code == 2 and "use one" in res.output
     res = runner.invoke(cli, ["paper-tables", "--only", "bogus"])
     assert res.exit_code == 2 and "fegan: error: unknown paper experiment 'bogus'" in res.output
+    res = runner.invoke(cli, ["paper-tables", "--queue", "--only", "acgan"])
+    assert res.exit_code == 2 and "paper-acgan is an earlier run" in res.output
 
 
 def test_seeded_runs_are_grouped_and_rendered_as_mean_and_spread():
     from fegan.paper.catalogue import exp_name, parse_exp_name
     assert exp_name("acgan", 2) == "paper-acgan-s2" and parse_exp_name("paper-acgan-s2") == ("acgan", 2)
     assert parse_exp_name("paper-cgan_proj") == ("cgan_proj", None) and parse_exp_name("paper-x-s1") is None
-    runs = {n: _run(n, i) for i, n in enumerate(EXPERIMENTS)}
+    runs = {n: _run(n, i) for i, n in enumerate(EARLIER)}
     seeds = [_run("acgan", k) for k in range(3)]            # FID 10.123, 11.123, 12.123; id 50, 51, 52 %
     for k, r in enumerate(seeds):
         r.seed = k
@@ -547,11 +737,11 @@ def test_seeded_runs_are_grouped_and_rendered_as_mean_and_spread():
     assert [r[0] for r in per_seed] == ["`paper-acgan-s0`", "`paper-acgan-s1`", "`paper-acgan-s2`"]
     assert [r[2] for r in per_seed] == ["10.12", "11.12", "12.12"]
     assert [r[4] for r in per_seed] == ["50.00", "51.00", "52.00"]
-    assert "## Per seed" not in render({n: _run(n, i) for i, n in enumerate(EXPERIMENTS)})
+    assert "## Per seed" not in render({n: _run(n, i) for i, n in enumerate(EARLIER)})
 
 
 def test_table2_rows_over_more_seeds_are_given_again_at_the_shared_seed():
-    runs = {n: _run(n, i) for i, n in enumerate(EXPERIMENTS)}
+    runs = {n: _run(n, i) for i, n in enumerate(EARLIER)}
     for r in runs.values():
         r.seed = 0
     fbank = [_run("fbank", k) for k in (5, 1, 2)]          # seed 0: FID 15.123, identity 55 %
@@ -568,7 +758,7 @@ def test_table2_rows_over_more_seeds_are_given_again_at_the_shared_seed():
         if r.name != "fbank":
             r.seed = None
     assert "The rows share no training seed: compare them through Per seed." in render(runs)
-    assert "Rows over more seeds" not in render({n: _run(n, i) for i, n in enumerate(EXPERIMENTS)})
+    assert "Rows over more seeds" not in render({n: _run(n, i) for i, n in enumerate(EARLIER)})
 
 
 @pytest.mark.slow
@@ -580,15 +770,25 @@ def test_queue_in_a_real_repository_then_collect_sees_them_queued(tmp_path):
         pytest.skip("git not installed")
     _copy_repo(tmp_path)
     (tmp_path / "dvc.lock").unlink(missing_ok=True)
+    # the recipes' keys, where this checkout's params.yaml lacks them still (DVC refuses -S of a
+    # key params.yaml does not have): the training code's switches bring them
+    params = load_params(tmp_path / "params.yaml")
+    missing = [k for k in recipes.KEYS if k not in results.flat_params(params)]
+    if missing:
+        for k in missing:
+            _set(params, k, recipes.RECIPES["fegan-v1"][k])
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _commit(tmp_path, "x", init=True)
     said = []
-    cmds = R.queue(["acgan", "cgan"], ["train.iterations=4"], repo=tmp_path, say=said.append)
-    assert [c[5] for c in cmds] == ["paper-acgan", "paper-cgan"]
+    cmds = R.queue(["authors-acgan", "paper-cgan"], ["train.iterations=4"], repo=tmp_path, say=said.append)
+    assert [c[5] for c in cmds] == ["paper-paper-cgan", "paper-authors-acgan"]
     runs = results.collect(DvcClient(tmp_path))
-    assert runs["acgan"].state == runs["cgan"].state == "queued"
-    assert runs["acgan"].params["model"]["variant"] == "acgan"
-    assert runs["cgan"].params["train"]["iterations"] == 4
-    assert runs["fbank"].state == "missing"
+    assert runs["authors-acgan"].state == runs["paper-cgan"].state == "queued"
+    queued = runs["authors-acgan"].params
+    assert queued["model"]["variant"] == "acgan" and recipes.active(queued) == ["authors"]
+    assert queued["train"]["voice_crops"] is True and queued["train"]["ev_noise"] == 0.05      # DVC's types
+    assert runs["paper-cgan"].params["train"]["iterations"] == 4 and recipes.active(runs["paper-cgan"].params) == ["paper"]
+    assert runs["paper-fegan"].state == "missing"
     # queued ones are not queued twice
-    assert R.queue(["acgan"], repo=tmp_path, say=said.append) == []
-    assert "paper-acgan is queued already; skipped" in said
+    assert R.queue(["authors-acgan"], repo=tmp_path, say=said.append) == []
+    assert "paper-authors-acgan is queued already; skipped" in said

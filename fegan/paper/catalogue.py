@@ -1,26 +1,137 @@
-"""The experiments behind the paper's Tables 2-5, as DVC experiments named ``paper-<name>``.
+"""The experiments behind the tables, as DVC experiments named ``paper-<name>[-s<seed>]``.
 
-Each one is the pipeline with a few ``-S`` overrides. Every experiment sets both keys the
-tables vary (``features.kind`` and ``model.variant``), so none inherits the other's value from
-a workspace a previous experiment left behind; everything else comes from the workspace's
-params.yaml plus the user's extra overrides. Table 3 (robustness) needs no runs of its own: the
-``evaluate`` stage of every run scores all noise and duration conditions, and the table reads
-``paper-fbank``'s.
+Each one is the pipeline with a few ``-S`` overrides, and each pins everything the tables
+compare: ``features.kind``, ``model.variant`` and every key of a training recipe
+(``fegan.recipes``: ``paper``, ``authors``, ``fegan-v1``), so no experiment inherits a value
+from a workspace that a previous one, or ``fegan recipe``, left behind; everything else comes
+from the workspace's params.yaml plus the user's extra overrides. A name says its recipe first:
+``<recipe>-<variant or features>[-<change>]``, e.g. ``authors-acgan`` or
+``paper-fegan-real_only`` (DVC name ``paper-paper-fegan-real_only-s0``).
+
+The sets (``--only SET`` takes them as well as names):
+
+- ``recipes``: FE-GAN under each recipe, for choosing the default on validation data;
+- ``table4``: the paper's Table 4 methods (FE-GAN, AC-GAN, Wav2Pix's cGAN, a projection cGAN)
+  under the ``paper`` and ``authors`` recipes;
+- ``switches``: FE-GAN under the paper's recipe with one choice changed (towards the authors'
+  code, or fegan's own additions), one experiment per choice;
+- ``lambda-<recipe>``: lambda1 in 0.3/0.5/0.7 (lambda2 = 1 - lambda1) on FE-GAN; ``lambda``
+  is the set of params.yaml's recipe (``fegan.recipes.active``);
+- ``authors-baselines``: the masked-part runs of the authors' ``Experiment.md`` (``authors.py``).
+
+``EARLIER`` are the names of the runs made before the recipes and the validation split
+(fegan-v1 at ``train.lr`` 0.0004; ``reports/paper_runs.json``): still read and rendered, no
+longer queued. Table 3 (robustness) needs no runs of its own: every run's ``evaluate`` stage
+scores the noise and duration conditions.
 
 This module is the catalogue only: names, settings and the ``dvc exp run`` command line of
 each; ``runs`` runs them, ``results`` reads them back.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
 
 from .. import overrides
 from ..errors import FeganError
+from ..recipes import KEYS as RECIPE_KEYS
+from ..recipes import RECIPES, active
 
 PREFIX = "paper-"
+SEED_KEY = "train.seed"
+RUN_ALL = ["dvc", "exp", "run", "--run-all", "--jobs", "1"]
 
-# name -> the -S overrides that make it differ from the paper's baseline (FE-GAN on Fbank).
-EXPERIMENTS: dict[str, list[str]] = {
+# the keys every experiment sets: what the tables compare
+PINNED_KEYS = ("features.kind", "model.variant", *RECIPE_KEYS)
+# the paper's Table 4 methods (model.variant) and how the tables label them
+METHODS = {"fegan": "FE-GAN", "acgan": "AC-GAN [14]", "cgan": "CGANs [12] (Wav2Pix's)",
+           "cgan_proj": "cGAN, projection D (not in the paper)"}
+LAMBDAS = (0.3, 0.5, 0.7)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str                                   # the catalogue key: paper-<name> in DVC
+    recipe: str
+    variant: str = "fegan"
+    kind: str = "fbank"
+    changes: dict[str, Any] = field(default_factory=dict)   # beyond the recipe
+    label: str = ""
+
+    def values(self) -> dict[str, Any]:
+        """Every pinned key's value, then the changes."""
+        return {"features.kind": self.kind, "model.variant": self.variant, **RECIPES[self.recipe], **self.changes}
+
+
+def _lambda(l1: float) -> dict[str, float]:
+    return {"lambda1": l1, "lambda2": round(1.0 - l1, 6)}
+
+
+def _towards(recipe: str, *keys: str) -> dict[str, Any]:
+    """The recipe's values of ``keys``: a switch is another recipe's choice, never a new number."""
+    return {k: RECIPES[recipe][k] for k in keys}
+
+
+# One choice at a time on FE-GAN under the paper's recipe (the key, then what it switches to).
+# Voice crops are on in the paper and the authors' code alike; the switch is fegan-v1's "off".
+SWITCHES = {
+    "no_voice_crops": ("voice crops off: one E_v per clip (fegan-v1)", _towards("fegan-v1", "train.voice_crops")),
+    "real_only": ("C1/C2 trained on real faces only (authors)", _towards("authors", "train.classify_fakes")),
+    "ev": ("E_v normalised + 0.05 N(0, I), no noise input (authors)",
+           _towards("authors", "model.normalize_ev", "train.ev_noise", "model.noise_dim")),
+    "lambda_in_g": ("lambda in G's step too (authors)", _towards("authors", "train.lambda_in_g")),
+    "no_d2_adv": ("D2's adversarial weight 0: lambda1 1, lambda2 0, lambda in G (authors)",
+                  _towards("authors", "lambda1", "lambda2", "train.lambda_in_g")),
+    "ema": ("EMA of G (fegan's addition)", _towards("fegan-v1", "train.ema_images")),
+    "shift": ("translation augmentation of D1 (fegan's addition)", _towards("fegan-v1", "train.augment_shift")),
+}
+
+
+def lambda_name(recipe: str, l1: float, base: str = "fegan") -> str:
+    return f"{recipe}-{base}-lambda1_{l1:g}"
+
+
+def _catalogue() -> tuple[dict[str, Experiment], dict[str, list[str]]]:
+    exps: dict[str, Experiment] = {}
+    sets: dict[str, list[str]] = {}
+
+    def add(set_name: str, e: Experiment) -> None:
+        exps.setdefault(e.name, e)
+        sets.setdefault(set_name, []).append(e.name)
+
+    for r in RECIPES:
+        add("recipes", Experiment(f"{r}-fegan", r, label=f"FE-GAN, recipe {r}"))
+    for r in ("paper", "authors"):
+        for v, label in METHODS.items():
+            add("table4", Experiment(f"{r}-{v}", r, v, label=label))
+    for key, (label, change) in SWITCHES.items():
+        add("switches", Experiment(f"paper-fegan-{key}", "paper", changes=change, label=label))
+    for r in RECIPES:
+        for l1 in LAMBDAS:
+            if _lambda(l1) == _towards(r, "lambda1", "lambda2"):
+                continue                        # the recipe's own weights: its FE-GAN run (recipes)
+            add(f"lambda-{r}", Experiment(lambda_name(r, l1), r, changes={**_lambda(l1)},
+                                          label=f"lambda1 {l1:g}, lambda2 {1 - l1:g}"))
+    # the authors' masked-part runs (authors.py maps each log entry to one of these)
+    for e in (Experiment("authors-acgan", "authors", "acgan", label=METHODS["acgan"]),
+              Experiment("authors-no_c1", "authors", "no_c1", label="without C1 (D1 only)"),
+              Experiment(lambda_name("authors", 0.7, "no_c1"), "authors", "no_c1", changes=_lambda(0.7),
+                         label="without C1, D1 and D2 at 0.7/0.3"),
+              Experiment(lambda_name("authors", 0.7, "no_c2"), "authors", "no_c2", changes=_lambda(0.7),
+                         label="without C2, D1 and D2 at 0.7/0.3"),
+              Experiment(lambda_name("authors", 0.0, "no_d1"), "authors", "no_d1", changes=_lambda(0.0),
+                         label="without D1 (D2 at weight 1)"),
+              Experiment(lambda_name("authors", 0.3, "mfcc"), "authors", kind="mfcc", changes=_lambda(0.3),
+                         label="MFCC, lambda 0.3/0.7")):
+        add("authors-baselines", e)
+    return exps, sets
+
+
+EXPERIMENTS, SETS = _catalogue()
+
+# The runs before the recipes (fegan-v1, train.lr 0.0004, no validation split): name -> -S.
+EARLIER: dict[str, list[str]] = {
     "fbank": [],                                       # FE-GAN, Fbank: Tables 2, 3, 4, 5
     "mfcc": ["features.kind=mfcc"],                    # Table 2
     "spectrogram": ["features.kind=spectrogram"],      # Table 2
@@ -32,12 +143,17 @@ EXPERIMENTS: dict[str, list[str]] = {
     "cgan": ["model.variant=cgan"],                    # Tables 4, 5 (Wav2Pix's cGAN, as the paper compares)
     "cgan_proj": ["model.variant=cgan_proj"],          # Tables 4, 5 (a projection discriminator: not in the paper)
 }
-BASELINE = "fbank"
-# the keys the experiments vary, pinned to the baseline's values in every experiment
-PINNED = {"features.kind": "fbank", "model.variant": "fegan"}
-SEED_KEY = "train.seed"
+EARLIER_BASELINE = "fbank"
+EARLIER_PINNED = {"features.kind": "fbank", "model.variant": "fegan"}
+assert not set(EARLIER) & set(EXPERIMENTS), "an earlier name would read as a new experiment"
+ALL_NAMES = [*EXPERIMENTS, *EARLIER]
 
-RUN_ALL = ["dvc", "exp", "run", "--run-all", "--jobs", "1"]
+
+def varied_keys(name: str) -> set[str]:
+    """The keys experiment ``name`` sets (beyond them runs must match to share a table)."""
+    if name in EXPERIMENTS:
+        return {*EXPERIMENTS[name].values(), SEED_KEY}
+    return {*EARLIER_PINNED, SEED_KEY, *(item.partition("=")[0] for item in EARLIER.get(name, []))}
 
 
 def exp_name(name: str, seed: int | None = None) -> str:
@@ -46,14 +162,14 @@ def exp_name(name: str, seed: int | None = None) -> str:
 
 
 def parse_exp_name(full: str) -> tuple[str, int | None] | None:
-    """``paper-<name>[-s<seed>]`` -> (name, seed); None for other experiments."""
+    """``paper-<name>[-s<seed>]`` -> (name, seed), earlier names included; None for other experiments."""
     if not full.startswith(PREFIX):
         return None
     rest = full[len(PREFIX):]
-    if rest in EXPERIMENTS:
+    if rest in EXPERIMENTS or rest in EARLIER:
         return rest, None
     head, sep, tail = rest.rpartition("-s")
-    if sep and head in EXPERIMENTS and tail.isdigit():
+    if sep and (head in EXPERIMENTS or head in EARLIER) and tail.isdigit():
         return head, int(tail)
     return None
 
@@ -77,11 +193,12 @@ def _key(item: str) -> str:
 
 
 def experiment_overrides(name: str, extra: Iterable[str] = (), seed: int | None = None) -> list[str]:
-    """All ``-S`` values of experiment ``name``: the pinned keys, its own, ``extra``, then the seed."""
+    """All ``-S`` values of experiment ``name``: the pinned keys and its changes (in the grammar
+    ``dvc exp run -S`` reads: ``true``, ``0.05``), ``extra``, then the seed."""
     if name not in EXPERIMENTS:
-        raise FeganError(f"unknown paper experiment {name!r} (known: {', '.join(EXPERIMENTS)})")
-    values = dict(PINNED)
-    for item in [*EXPERIMENTS[name], *extra, *([f"{SEED_KEY}={seed}"] if seed is not None else [])]:
+        raise FeganError(f"unknown paper experiment {name!r} ({_known()})")
+    values = {k: overrides.format_value(v) for k, v in EXPERIMENTS[name].values().items()}
+    for item in [*extra, *([f"{SEED_KEY}={seed}"] if seed is not None else [])]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise FeganError(f"-S wants section.key=value, got {item!r}")
@@ -95,8 +212,9 @@ def check_extra(extra: Iterable[str], seeds: Iterable[int | None] = (None,)) -> 
     extra = list(extra)
     for item in extra:
         key = _key(item)
-        if key in PINNED:
-            raise FeganError(f"-S {item}: {key} is what the paper experiments vary; it cannot be set for all of them")
+        if key in PINNED_KEYS:
+            raise FeganError(f"-S {item}: {key} is what the paper experiments vary (each pins it, with a "
+                             "recipe); it cannot be set for all of them")
         if "=" not in item or not key:
             raise FeganError(f"-S wants section.key=value, got {item!r}")
     overrides.parse(extra)
@@ -105,17 +223,47 @@ def check_extra(extra: Iterable[str], seeds: Iterable[int | None] = (None,)) -> 
     return extra
 
 
-def select(names: Iterable[str] | None) -> list[str]:
-    """``names`` (None: all) validated, in EXPERIMENTS' order; accepts ``paper-`` prefixes and commas."""
+def default_recipe(params_file: str | Path = "params.yaml") -> str | None:
+    """The recipe params.yaml has now (``fegan.recipes.active``), None for none or no file."""
+    from ..params import load_params
+
+    if not Path(params_file).is_file():
+        return None
+    found = active(load_params(params_file))
+    return found[0] if found else None
+
+
+def _known() -> str:
+    return f"sets: {', '.join([*SETS, 'lambda'])}; names: see docs/experiments.md"
+
+
+def select(names: Iterable[str] | None, recipe: str | None = None) -> list[str]:
+    """``names`` (None: all) validated, in EXPERIMENTS' order; accepts set names, ``paper-``
+    prefixes and commas. ``lambda`` is ``lambda-<recipe>``, params.yaml's recipe."""
     if not names:
         return list(EXPERIMENTS)
-    wanted = []
+    wanted: list[str] = []
     for n in names:
         for part in str(n).split(","):
-            part = part.strip().removeprefix(PREFIX)
-            if part and part not in EXPERIMENTS:
-                raise FeganError(f"unknown paper experiment {part!r} (known: {', '.join(EXPERIMENTS)})")
-            if part:
+            part = part.strip()
+            # a DVC name (paper-paper-fegan) or a catalogue one (paper-fegan: the paper recipe's)
+            if part not in EXPERIMENTS and part not in SETS and part.startswith(PREFIX):
+                part = part.removeprefix(PREFIX)
+            if part == "lambda":
+                if recipe is None:
+                    raise FeganError("--only lambda is the lambda set of params.yaml's recipe, and params.yaml "
+                                     "matches none (`fegan recipe NAME` sets one); name it: "
+                                     + ", ".join(s for s in SETS if s.startswith("lambda-")))
+                part = f"lambda-{recipe}"
+            if part in SETS:
+                wanted += SETS[part]
+            elif part in EARLIER:
+                raise FeganError(f"paper-{part} is an earlier run (fegan-v1, before the recipes and the "
+                                 "validation split), read from the ledger but no longer queued; its "
+                                 "counterpart now is in the sets recipes/table4 (e.g. fegan-v1-fegan, paper-acgan)")
+            elif part and part not in EXPERIMENTS:
+                raise FeganError(f"unknown paper experiment {part!r} ({_known()})")
+            elif part:
                 wanted.append(part)
     return [n for n in EXPERIMENTS if n in wanted]
 

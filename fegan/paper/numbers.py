@@ -1,7 +1,7 @@
 """The paper's numbers (Tables 2-5 and the text of section 4.5), in one place.
 
 Each value is as printed in the paper; ``None`` is a cell the paper leaves empty
-("—"). Keys: experiment names of ``fegan.paper.catalogue.EXPERIMENTS`` for Tables 2, 4
+("—"). Keys: experiment names of ``fegan.paper.catalogue.EARLIER`` for Tables 2, 4
 and 5, robustness condition names of ``metrics/robustness.json`` for Table 3.
 Percentages stay percentages (99.40 means 99.40 %).
 """

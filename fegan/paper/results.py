@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
-from .catalogue import EXPERIMENTS, PINNED, SEED_KEY, exp_name, parse_exp_name
+from .catalogue import ALL_NAMES, EXPERIMENTS, exp_name, parse_exp_name, varied_keys
 from .client import DvcClient
 
 EVAL = "metrics/eval.json"
@@ -19,7 +19,7 @@ ROBUSTNESS = "metrics/robustness.json"
 @dataclass
 class Run:
     """One paper experiment as ``dvc exp show`` reports it."""
-    name: str                                   # key of EXPERIMENTS
+    name: str                                   # key of EXPERIMENTS (or of EARLIER)
     state: str = "missing"                      # success | queued | running | failed | missing
     seed: int | None = None                     # --seeds: the training seed in its name (paper-NAME-sSEED)
     rev: str | None = None
@@ -59,9 +59,10 @@ def flat_params(d: dict | None, prefix: str = "") -> dict[str, Any]:
 
 def other_settings(run: Run, like: dict) -> dict[str, tuple[Any, Any]]:
     """``{key: (run's value, like's value)}`` for the params in which ``run`` differs from ``like``
-    (a params.yaml), beyond what its experiment varies (the pinned keys, its own overrides, the seed)."""
+    (a params.yaml), beyond what its experiment varies (the pinned keys and recipe, its own
+    changes, the seed)."""
     mine, ref = flat_params(run.params), flat_params(like)
-    varied = {*PINNED, SEED_KEY, *(item.partition("=")[0] for item in EXPERIMENTS.get(run.name, []))}
+    varied = varied_keys(run.name)
     return {k: (mine.get(k), ref.get(k)) for k in sorted(set(mine) | set(ref))
             if k not in varied and mine.get(k) != ref.get(k)}
 
@@ -122,7 +123,7 @@ def _describe(run: Run, other: dict[str, tuple[Any, Any]]) -> str:
 def group(candidates: Iterable[Run], like: dict | None = None,
           left_out: list[str] | None = None) -> dict[str, Run]:
     """Runs (of ``dvc exp show`` and of a ledger) -> name -> Run, one per experiment, in
-    EXPERIMENTS' order (a ``missing`` Run for those with none).
+    EXPERIMENTS' then EARLIER's order (a ``missing`` Run for those with none).
 
     Of the same name and seed the one ``latest`` picks counts. Seeded runs
     (``paper-<name>-s<seed>``) of one experiment are grouped: the lowest seed is the Run, the
@@ -131,10 +132,12 @@ def group(candidates: Iterable[Run], like: dict | None = None,
     ``like`` (a params.yaml): finished runs whose params differ from it in more than their
     experiment varies are left out, so the tables of several commits (``-A``) do not mix runs
     of other settings (an older default's learning rate, say); each is described in
-    ``left_out``, when given."""
+    ``left_out``, when given. The EARLIER runs are a closed record, kept whatever their settings
+    (the tables give them their own section and say how they were made)."""
     kept, seen_out = [], set()
     for run in candidates:
-        other = other_settings(run, like) if like is not None and run.state == "success" else {}
+        filtered = like is not None and run.state == "success" and run.name in EXPERIMENTS
+        other = other_settings(run, like) if filtered else {}
         if not other:
             kept.append(run)
         elif left_out is not None and (exp_name(run.name, run.seed), run.rev) not in seen_out:
@@ -142,7 +145,7 @@ def group(candidates: Iterable[Run], like: dict | None = None,
             left_out.append(_describe(run, other))
     runs = latest(kept)
     out = {}
-    for n in EXPERIMENTS:
+    for n in ALL_NAMES:
         seeded = sorted((r for (name, seed), r in runs.items() if name == n and seed is not None),
                         key=lambda r: r.seed)
         first, *rest = seeded or [runs.get((n, None), Run(name=n))]

@@ -1,7 +1,7 @@
 """Running the paper experiments (``catalogue``) through DVC, three ways (``fegan paper-tables``):
 
 - ``--run``: one after another in the workspace, ``dvc exp run -n paper-<name> -S ...``
-  (``paper-fbank`` last, so the workspace ends on the baseline). Sees everything the workspace
+  (FE-GAN under params.yaml's recipe last, so the workspace ends on the default). Sees everything the workspace
   has (a relative ``data.raw_dir``, the ``data/cache`` of real-face features), prints progress.
 - ``--queue``: ``dvc exp run --queue ...`` each; ``dvc queue start`` (background) or
   ``dvc exp run --run-all`` runs them in temporary copies of the repository: git-tracked files
@@ -24,7 +24,7 @@ import yaml
 from ..errors import FeganError
 from ..overrides import apply_overrides
 from ..params import load_params
-from .catalogue import BASELINE, RUN_ALL, check_extra, command, exp_name, select
+from .catalogue import RUN_ALL, check_extra, command, default_recipe, exp_name, select
 from .client import DvcClient
 from .results import Run, latest, other_settings, runs_of_exp_show
 
@@ -91,16 +91,19 @@ def _skip(jobs: list[Job], dvc: DvcClient, force: bool, say: Say, recorded: set[
     return todo
 
 
-def _jobs(names: Iterable[str] | None, seeds: list[int | None], baseline_last: bool = False) -> list[Job]:
-    """(experiment, seed) in EXPERIMENTS' order; ``baseline_last``: the baseline after the
-    others, its first seed last of all (the workspace ends on it)."""
-    names = select(names)
+def _jobs(names: Iterable[str] | None, seeds: list[int | None], repo: Path,
+          baseline_last: bool = False) -> list[Job]:
+    """(experiment, seed) in EXPERIMENTS' order; ``baseline_last``: the baseline (FE-GAN under
+    params.yaml's recipe) after the others, its first seed last of all (the workspace ends on it)."""
+    recipe = default_recipe(repo / "params.yaml")
+    names = select(names, recipe)
+    base_name = f"{recipe}-fegan" if recipe else None
     if baseline_last:
-        names = [n for n in names if n != BASELINE] + [n for n in names if n == BASELINE]
+        names = [n for n in names if n != base_name] + [n for n in names if n == base_name]
     jobs = [(n, s) for n in names for s in seeds]
-    if baseline_last and jobs and jobs[-1][0] == BASELINE and len(seeds) > 1:
-        base = [j for j in jobs if j[0] == BASELINE]
-        jobs = [j for j in jobs if j[0] != BASELINE] + base[1:] + base[:1]
+    if baseline_last and jobs and jobs[-1][0] == base_name and len(seeds) > 1:
+        base = [j for j in jobs if j[0] == base_name]
+        jobs = [j for j in jobs if j[0] != base_name] + base[1:] + base[:1]
     return jobs
 
 
@@ -126,7 +129,7 @@ def queue(names: Iterable[str] | None = None, extra: Iterable[str] = (), run: bo
     dvc = dvc or DvcClient(repo)
     seeds = list(seeds)
     extra = check_extra(extra, seeds)
-    jobs = _jobs(names, seeds)
+    jobs = _jobs(names, seeds, dvc.repo)
     copy = [] if dry_run else _queue_check(dvc.repo, extra)
     if not dry_run:
         jobs = _todo(jobs, dvc, extra, force, say, recorded)
@@ -157,7 +160,7 @@ def run_in_workspace(names: Iterable[str] | None = None, extra: Iterable[str] = 
     dvc = dvc or DvcClient(repo)
     seeds = list(seeds)
     extra = check_extra(extra, seeds)
-    jobs = _jobs(names, seeds, baseline_last=True)
+    jobs = _jobs(names, seeds, dvc.repo, baseline_last=True)
     if not dry_run:
         jobs = _todo(jobs, dvc, extra, force, say, recorded)
     cmds = [command(n, extra, queue=False, seed=seed) for n, seed in jobs]

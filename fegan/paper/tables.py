@@ -1,18 +1,26 @@
-"""The paper's Tables 2-5 as markdown, our numbers beside the paper's.
+"""The tables as markdown: the recipes' sets first, then the earlier runs' Tables 2-5.
 
-``render(runs)`` takes ``collect()``'s name -> Run. Rows and row labels follow the paper;
-each paper column gets an "ours" column beside it, plus columns the paper lacks (KID,
-emotion accuracy, the real faces' ceiling). A cell we cannot fill says why in words or a
-footnote; nothing is left blank.
+``render(runs)`` takes ``collect()``'s name -> Run. The recipes' tables (which recipe, Table 4
+under two recipes, one choice at a time, lambda, the authors' baselines) give each row the
+validation readings hyper-parameters are chosen on and the test readings, mean ± standard
+deviation over the seeds that finished, with their count. The earlier runs' Tables 2-5 keep
+the paper's rows and put an "ours" column beside each paper column, plus columns the paper
+lacks (KID, emotion accuracy, the real faces' ceiling). A cell we cannot fill says why in
+words or a footnote; nothing is left blank.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
+from ..recipes import RECIPES
 from . import numbers as paper
-from .catalogue import BASELINE, EXPERIMENTS, PREFIX, exp_name
+from .authors import LOGGED, SOURCE
+from .catalogue import (ALL_NAMES, EARLIER, EARLIER_BASELINE, EXPERIMENTS, LAMBDAS, METHODS, PREFIX, SETS,
+                        exp_name, lambda_name)
 from .results import Run, other_settings
+
+BASELINE = EARLIER_BASELINE
 
 # Table 3's trap: the paper calls its levels SNRs (1, 5, 10, 25 dB) and says faces blur as the
 # noise grows, yet its FID worsens from 1 to 25, as if the numbers were noise levels. Our babble
@@ -29,8 +37,17 @@ TABLE2_ROWS = [("Audio features", "spectrogram", "Spectrogram"), ("", "mfcc", "M
                ("", "fbank", "Fbank (our method)"),
                ("Network components", "no_c1", "Without C1-net"), ("", "no_c2", "Without C2-net"),
                ("", "no_d1", "Without D1-net"), ("", "no_d2", "Without D2-net")]
-METHODS = [("fbank", "FE-GAN (our method)"), ("acgan", "AC-GANs [14]"), ("cgan", "CGANs [12]"),
-           ("cgan_proj", "cGAN, projection D (not in the paper)")]
+EARLIER_METHODS = [("fbank", "FE-GAN (our method)"), ("acgan", "AC-GANs [14]"), ("cgan", "CGANs [12]"),
+                   ("cgan_proj", "cGAN, projection D (not in the paper)")]
+NOT_RUN = "not run yet"
+# The readings of the recipes' tables: (metrics/eval.json key, header, digits, scale). The
+# validation ones are what choices are made on; the test ones are read once, at the end.
+VAL_COLUMNS = [("val_fid", "val FID", 2, 1), ("val_id_acc", "val identity %", 2, 100),
+               ("val_emo_acc", "val emotion %", 2, 100), ("val_diversity_pixel", "val diversity", 3, 1)]
+TEST_COLUMNS = [("fid", "test FID", 2, 1), ("kid", "test KID", 4, 1), ("id_acc", "test identity %", 2, 100),
+                ("emo_acc", "test emotion %", 2, 100)]
+RECIPE_ABOUT = {"paper": "the paper's text", "authors": "the authors' code (gan_train_v2.py)",
+                "fegan-v1": "fegan's first default: one E_v per clip, EMA of G, D1 shifts"}
 DASH = "—"
 
 IS_OFFLINE = ("it needs the Inception's 1008-class logits, which only the original pytorch-fid weights "
@@ -87,7 +104,7 @@ class _Cells:
 
     def status(self, name: str) -> str:
         st = self.runs[name].state if name in self.runs else "missing"
-        return {"missing": "not run", "success": "no metrics"}.get(st, st)
+        return {"missing": NOT_RUN, "success": "no metrics"}.get(st, st)
 
     def value(self, name: str, key: str, digits: int = 2, scale: float = 1.0, source: str = "eval") -> str:
         """One run's number, or over several seeds mean ± standard deviation (n-1)."""
@@ -107,6 +124,14 @@ class _Cells:
         return "n/a" + self.notes.mark("nokey", "Not in this run's metrics (an older `evaluate` stage?); "
                                                 "rerun the experiment.")
 
+    def n(self, name: str) -> str:
+        run = self.runs.get(name)
+        return str(len(run.finished)) if run is not None else "0"
+
+    def readings(self, name: str) -> list[str]:
+        """n, then the validation and test columns of experiment ``name``."""
+        return [self.n(name)] + [self.value(name, k, d, s) for k, _, d, s in VAL_COLUMNS + TEST_COLUMNS]
+
     def is_reason(self, run: Run) -> str:
         dims = (run.params.get("evaluate") or {}).get("fid_dims", 2048)
         if dims != 2048:
@@ -115,38 +140,36 @@ class _Cells:
         return "IS is not computed offline: " + IS_OFFLINE
 
 
-def _header(runs: dict[str, Run]) -> tuple[str, str]:
-    done = [r for r in runs.values() if r.done]
-    ref = runs.get(BASELINE) if runs.get(BASELINE) and runs[BASELINE].done else (done[0] if done else None)
-    lines = ["# The paper's tables, ours beside", ""]
+def _about(runs: dict[str, Run], names: list[str], ref_name: str | None) -> tuple[list[str], str, Run | None]:
+    """What the finished runs among ``names`` are: data, scale, seeds, and those that differ from
+    the reference run (``ref_name``'s, else the first finished) in more than their experiment varies."""
+    done = [runs[n] for n in names if n in runs and runs[n].done]
+    ref = runs[ref_name] if ref_name in runs and runs[ref_name].done else (done[0] if done else None)
     if ref is None:
-        lines.append("No finished `paper-*` experiment on this commit yet: every \"ours\" cell says `not run`.")
-        return "\n".join(lines), "synthetic"
+        return [], "synthetic", None
     p, ev = ref.params, ref.eval
     ds = dataset_name(p)
     dims = (p.get("evaluate") or {}).get("fid_dims", 2048)
     speakers = round(1 / ev["chance_identity"]) if ev.get("chance_identity") else "?"
     emotions = round(1 / ev["chance_emotion"]) if ev.get("chance_emotion") else "?"
-    bases = sorted({r.baseline[:7] for r in done if r.baseline})
+    bases = sorted({x.baseline[:7] for r in done for x in r.finished if x.baseline})
     size = (p.get("faces") or {}).get("image_size")
-    lines.append(
-        f"Ours: DVC experiments `{PREFIX}*` (commit{'s' if len(bases) > 1 else ''} {', '.join(bases) or '?'}) "
+    lines = [
+        f"DVC experiments `{PREFIX}*` (commit{'s' if len(bases) > 1 else ''} {', '.join(bases) or '?'}) "
         f"on the {ds} data (`data.format` {(p.get('data') or {}).get('format')}, `data.raw_dir` "
         f"{(p.get('data') or {}).get('raw_dir')}): {speakers} speakers, {emotions} emotions, "
         f"{ev.get('n_test_voices', '?')} test voices; faces {size}x{size}, `model.width` "
         f"{(p.get('model') or {}).get('width')}, `train.iterations` {(p.get('train') or {}).get('iterations')}, "
-        f"`vnet.epochs` {(p.get('vnet') or {}).get('epochs')}, FID/KID on "
-        f"{dims}-d Inception features{'' if dims == 2048 else ' (the paper: 2048-d pool3; not the same scale)'}. "
+        f"`train.lr` {(p.get('train') or {}).get('lr')}, `vnet.epochs` {(p.get('vnet') or {}).get('epochs')}, "
+        f"FID/KID on {dims}-d Inception features{'' if dims == 2048 else ' (the paper: 2048-d pool3; not the same scale)'}. "
         "Paper: RAVDESS (24 actors, 8 emotions) and eNTERFACE'05 (43 speakers, 6 emotions), 128x128 faces. "
-        "Different data and scale: compare the orderings, not the values.")
+        "Different data and scale: compare the orderings, not the values."]
     counts = sorted({len(r.finished) for r in done})
     if counts and counts != [1]:
         seeds = sorted({x.seed for r in done for x in r.finished if x.seed is not None})
         lines += ["", f"Each cell is the mean ± standard deviation over the training seeds that finished "
                   f"({'/'.join(map(str, counts))} per experiment; `train.seed` {', '.join(map(str, seeds))}); "
-                  "the data, V-net, the judges' settings and the evaluation noise are the same for every seed "
-                  "(each run retrains its judges: see Per seed)."]
-    # runs that differ from the reference in anything but the keys the experiments vary
+                  "the data, V-net, the judges' settings and the evaluation noise are the same for every seed."]
     diffs = []
     for r in done:
         other = other_settings(r, p) if r is not ref else {}
@@ -156,27 +179,48 @@ def _header(runs: dict[str, Run]) -> tuple[str, str]:
     if diffs:
         lines += ["", f"Note: these runs differ from `{PREFIX}{ref.name}` in more than the compared setting: "
                   + "; ".join(diffs) + "."]
+    return lines, ds, ref
+
+
+def _header(runs: dict[str, Run]) -> tuple[str, str]:
+    lines = ["# The paper's tables, ours beside", ""]
+    about, ds, ref = _about(runs, list(EXPERIMENTS), "paper-fegan")
+    if ref is None:
+        lines.append("No finished experiment of the recipes' sets yet: their cells say `not run yet`. The earlier "
+                     "runs' Tables 2-5 are at the end.")
+    else:
+        lines += ["Ours: " + about[0], *about[1:]]
     return "\n".join(lines), ds
 
 
+def _state(run: Run | None) -> str:
+    """success only when it and every replica finished with metrics; else the first other state."""
+    if run is None or (run.state == "success" and not run.done):
+        return "missing"
+    if run.state == "success" and any(x.state != "success" for x in run.replicas):
+        return next(x.state for x in run.replicas if x.state != "success")
+    return run.state
+
+
 def _missing(runs: dict[str, Run]) -> str:
+    """What of the recipes' sets is not run yet, queued, running or failed, and the command for it."""
     groups: dict[str, list[str]] = {}
     for n in EXPERIMENTS:
-        r = runs.get(n)
-        st = "missing" if r is None else ("missing" if r.state == "success" and not r.done else r.state)
-        if st == "success" and any(x.state != "success" for x in r.replicas):
-            st = next(x.state for x in r.replicas if x.state != "success")
+        st = _state(runs.get(n))
         if st != "success":
             groups.setdefault(st, []).append(n)
-    if not groups:
-        return ""
     out = []
     if "missing" in groups:
-        names = groups["missing"]
-        only = "" if len(names) == len(EXPERIMENTS) else " --only " + ",".join(names)
-        out.append(f"Not run yet: {', '.join(PREFIX + n for n in names)}. Run them with "
-                   f"`fegan paper-tables --run{only}` "
-                   "(in the workspace, one after another) or `--queue`."
+        names, covered, parts = groups["missing"], set(), []
+        for set_name, members in SETS.items():
+            if all(m in names for m in members):
+                parts.append(f"set `{set_name}`")
+                covered |= set(members)
+        rest = [n for n in names if n not in covered]
+        parts += [f"`{PREFIX}{n}`" for n in rest]
+        out.append(f"Not run yet ({len(names)} of {len(EXPERIMENTS)} experiments): {', '.join(parts)}. Queue a set "
+                   "with `fegan paper-tables --queue --seeds 0,1,2 --only SET[,SET]` (`--only lambda`: the lambda "
+                   "set of params.yaml's recipe), then `dvc queue start`; docs/experiments.md gives the commands."
                    + (" If they ran on an earlier commit, `fegan paper-tables -A` reads those."
                       if len(names) == len(EXPERIMENTS) else ""))
     if "queued" in groups or "running" in groups:
@@ -186,7 +230,7 @@ def _missing(runs: dict[str, Run]) -> str:
     if "failed" in groups:
         names = groups["failed"]
         out.append(f"Failed: {', '.join(PREFIX + n for n in names)} (`dvc queue logs <name>` shows why); "
-                   f"rerun with `fegan paper-tables --run --only {','.join(names)}`.")
+                   f"rerun with `fegan paper-tables --queue --only {','.join(names)}`.")
     return "\n\n".join(out)
 
 
@@ -218,14 +262,108 @@ def _at_shared_seeds(runs: dict[str, Run]) -> str:
             f"alone; at {seed} {at} they read: {read}.")
 
 
+def _readings_header(*first: str) -> list[str]:
+    return [*first, "n", *(h for _, h, _, _ in VAL_COLUMNS + TEST_COLUMNS)]
+
+
+READINGS_NOTE = ("n: the seeds that finished; each cell their mean ± standard deviation. The val columns are "
+                 "faces from the validation voices (held out of training, as the test split is): what the "
+                 "choices are made on. Diversity: how much the noise draws of one voice differ. The test columns "
+                 "are read once, at the end.")
+
+
+SAME_COLUMNS = "n and the val and test columns as in the first table."
+
+
+def _recipes_table(cells: _Cells) -> str:
+    rows = [[f"`{r}`", RECIPE_ABOUT.get(r, ""), f"`{PREFIX}{r}-fegan`", *cells.readings(f"{r}-fegan")]
+            for r in RECIPES]
+    return ("## Which recipe: FE-GAN under each, on validation data\n\n"
+            + _table(_readings_header("Recipe", "What it is", "Experiment"), rows)
+            + "\n\n" + READINGS_NOTE + " The default recipe is chosen on the val columns together (FID, "
+              "identity, emotion), never on test; `fegan/recipes.py` lists each recipe's values.")
+
+
+def _table4_table(cells: _Cells) -> str:
+    rows = []
+    for r in ("paper", "authors"):
+        for i, (v, label) in enumerate(METHODS.items()):
+            fid = paper.TABLE4["fbank" if v == "fegan" else v]["fid_ravdess"]
+            rows.append([f"`{r}`" if i == 0 else "", label, _paper(fid), *cells.readings(f"{r}-{v}")])
+    return ("## Table 4 under the two recipes\n\n"
+            + _table(_readings_header("Recipe", "Method", "FID paper (RAVDESS)"), rows)
+            + "\n\nEach method with every recipe key pinned (`model.variant` fegan, acgan, cgan, cgan_proj); "
+              "the recipe's keys that a method has no part for (the classifiers of the cGANs, lambda of one "
+              "discriminator) change nothing there. " + SAME_COLUMNS)
+
+
+def _switches_table(cells: _Cells) -> str:
+    from .catalogue import SWITCHES
+
+    rows = [["none: the paper's recipe", "`paper-paper-fegan`", *cells.readings("paper-fegan")]]
+    rows += [[label, f"`{PREFIX}paper-fegan-{key}`", *cells.readings(f"paper-fegan-{key}")]
+             for key, (label, _) in SWITCHES.items()]
+    rows.append(["all of the authors' choices: their recipe", "`paper-authors-fegan`",
+                 *cells.readings("authors-fegan")])
+    return ("## One choice at a time: FE-GAN from the paper's recipe towards the authors'\n\n"
+            + _table(_readings_header("Changed from the paper's recipe", "Experiment"), rows)
+            + "\n\nEach row is the paper's recipe with one choice changed to the authors' code's (or to "
+              "fegan's own additions, EMA and D1's translations); the first and last rows are the two recipes "
+              "whole. Voice crops are on in both recipes, so their row turns them off (fegan-v1's one E_v per "
+              "clip). " + SAME_COLUMNS)
+
+
+def _lambda_table(cells: _Cells, runs: dict[str, Run]) -> str:
+    def of(r: str) -> list[tuple[str, str]]:
+        own = (RECIPES[r]["lambda1"], RECIPES[r]["lambda2"])
+        rows = [(f"{l1:g} / {1 - l1:g}", lambda_name(r, l1) if (l1, round(1 - l1, 6)) != own else f"{r}-fegan")
+                for l1 in LAMBDAS]
+        if own[0] not in LAMBDAS:
+            rows.append((f"{own[0]:g} / {own[1]:g} (the recipe's own)", f"{r}-fegan"))
+        return rows
+
+    shown = [r for r in RECIPES if any(_state(runs.get(n)) != "missing" for n in SETS[f"lambda-{r}"])]
+    rows = []
+    for r in shown or list(RECIPES):
+        for i, (lam, name) in enumerate(of(r)):
+            rows.append([f"`{r}`" if i == 0 else "", lam, f"`{PREFIX}{name}`", *cells.readings(name)])
+    return ("## lambda1 / lambda2 on FE-GAN\n\n"
+            + _table(_readings_header("Recipe", "lambda1 / lambda2", "Experiment"), rows)
+            + "\n\n`dvc exp run -S lambda1=... -S lambda2=...` is how a user tries the triple loss's weights; "
+              "these rows are that, over seeds. Whether lambda also weighs G's adversarial terms is the "
+              "recipe's `train.lambda_in_g`. " + ("Recipes with no lambda run yet are not shown. " if shown else
+                                                "No lambda run yet: every recipe's rows are shown. ")
+            + SAME_COLUMNS)
+
+
+def _authors_table(cells: _Cells) -> str:
+    rows = []
+    for e in LOGGED:
+        if e.ours is None:
+            why = "no such switch" + cells.notes.mark(f"noswitch{LOGGED.index(e)}", e.why[0].upper() + e.why[1:] + ".")
+            rows.append([e.config, e.lines, e.fid, e.paper or DASH, why, DASH,
+                         *["no such switch"] * len(VAL_COLUMNS + TEST_COLUMNS)])
+        else:
+            rows.append([e.config, e.lines, e.fid, e.paper or DASH, f"`{PREFIX}{e.ours}`", *cells.readings(e.ours)])
+    return ("## The paper's baselines as the authors ran them, beside ours\n\n"
+            + _table(_readings_header("The authors' configuration", "Experiment.md", "Their FID (at iteration)",
+                                      "Printed in the paper as", "Ours: the authors' recipe plus"), rows)
+            + f"\n\nFrom {SOURCE}: their RAVDESS runs of their own code with parts masked, and the numbers they "
+              "logged (docs/authors_runs.md cites every one). Ours is the `authors` recipe with the same parts "
+              "masked (`model.variant`) and the logged lambda weights; where the log gives no weights for two "
+              "discriminators, 0.7/0.3 (eq. 5). D2's adversarial weight 0 in both steps (the authors' recipe) is the "
+              "objective of \"drop d2\", so those rows share `paper-authors-fegan`. " + DASH + ": the paper did not "
+              "print the number. " + SAME_COLUMNS)
+
+
 def render(runs: dict[str, Run], left_out: list[str] | None = None) -> str:
-    """Four markdown tables laid out like the paper's Tables 2-5, ours and the paper's side by side.
+    """The recipes' tables, then the earlier runs' four tables laid out like the paper's Tables
+    2-5, ours and the paper's side by side.
 
     ``left_out``: finished runs not used because their settings are not params.yaml's (``collect``)."""
     notes = _Notes()
     cells = _Cells(runs, notes)
-    head, ds = _header(runs)
-    ours = f"ours ({ds})"
+    head, _ = _header(runs)
     parts = [head]
     if left_out:
         n = len(left_out)
@@ -235,6 +373,18 @@ def render(runs: dict[str, Run], left_out: list[str] | None = None) -> str:
     missing = _missing(runs)
     if missing:
         parts.append(missing)
+    parts += [_recipes_table(cells), _table4_table(cells), _switches_table(cells), _lambda_table(cells, runs),
+              _authors_table(cells)]
+
+    about, ds, _ = _about(runs, list(EARLIER), BASELINE)
+    ours = f"ours ({ds})"
+    parts.append("## Earlier runs: the paper's Tables 2-5 under fegan-v1\n\n"
+                 "Runs made before the recipes and the validation split: FE-GAN and the baselines as fegan ran "
+                 "them first (the `fegan-v1` recipe: one E_v per clip, classifiers on real and generated faces, "
+                 "EMA of G, D1 shifts), trained on every training clip and read on test only. They stay as they "
+                 "were recorded (reports/paper_runs.json) and are no longer queued; the tables above supersede "
+                 "them. " + (("Ours: " + " ".join(x for x in about if x)) if about else
+                             "None of them is recorded here: every cell says `not run yet`."))
 
     # Table 2
     rows = []
@@ -243,7 +393,7 @@ def render(runs: dict[str, Run], left_out: list[str] | None = None) -> str:
                      cells.value(name, "is_fake"), _paper(paper.TABLE2[name]["is"]),
                      cells.value(name, "kid", 4), cells.value(name, "id_acc", 2, 100),
                      cells.value(name, "emo_acc", 2, 100)])
-    parts.append("## Table 2. Ablations: audio features and network components\n\n" + _table(
+    parts.append("### Table 2. Ablations: audio features and network components\n\n" + _table(
         ["Experiments", "Ablation items", f"FID {ours}", "FID paper (RAVDESS)", f"IS {ours}",
          "IS paper (RAVDESS)", f"KID {ours}", f"Identity % {ours}", f"Emotion % {ours}"], rows)
         + "\n\nIdentity and emotion accuracy: faces generated from test voices, judged by classifiers "
@@ -281,7 +431,7 @@ def render(runs: dict[str, Run], left_out: list[str] | None = None) -> str:
                      _paper(paper.TABLE3[paper_row]["fid"]), ours_cells[1], _paper(paper.TABLE3[paper_row]["is"]),
                      *ours_cells[2:], used])
     rows[0].insert(2, "Table 2, Fbank")
-    parts.append("## Table 3. Robustness: babble noise and input duration (FE-GAN, Fbank)\n\n" + _table(
+    parts.append("### Table 3. Robustness: babble noise and input duration (FE-GAN, Fbank)\n\n" + _table(
         ["Experiments", "Input items (ours)", "Paper row faced", f"FID {ours}", "FID paper (RAVDESS)", f"IS {ours}",
          "IS paper (RAVDESS)", f"KID {ours}", f"Identity % {ours}", f"Emotion % {ours}", "Speech used, s (ours)"],
         rows)
@@ -297,11 +447,11 @@ def render(runs: dict[str, Run], left_out: list[str] | None = None) -> str:
     rows = [[label, cells.value(n, "fid"), _paper(paper.TABLE4[n]["fid_ravdess"]),
              _paper(paper.TABLE4[n]["fid_enterface"]), cells.value(n, "is_fake"),
              _paper(paper.TABLE4[n]["is_ravdess"]), _paper(paper.TABLE4[n]["is_enterface"]),
-             cells.value(n, "kid", 4)] for n, label in METHODS]
+             cells.value(n, "kid", 4)] for n, label in EARLIER_METHODS]
     gt = paper.TABLE4["gt"]
     rows.append(["Ground truth (GT)", DASH, _paper(gt["fid_ravdess"]), _paper(gt["fid_enterface"]),
                  cells.value(BASELINE, "is_real"), _paper(gt["is_ravdess"]), _paper(gt["is_enterface"]), DASH])
-    parts.append("## Table 4. FID and IS of the methods\n\n" + _table(
+    parts.append("### Table 4. FID and IS of the methods\n\n" + _table(
         ["Methods", f"FID {ours}", "FID paper (RAVDESS)", "FID paper (eNTERFACE)", f"IS {ours}",
          "IS paper (RAVDESS)", "IS paper (eNTERFACE)", f"KID {ours}"], rows)
         + "\n\nFID and KID of faces generated from test voices against the real test faces. CGANs [12] is "
@@ -314,7 +464,7 @@ def render(runs: dict[str, Run], left_out: list[str] | None = None) -> str:
     rows = [[label, cells.value(n, "train_id_acc", 2, 100), _paper(paper.TABLE5[n]["train_ravdess"]),
              _paper(paper.TABLE5[n]["train_enterface"]), cells.value(n, "id_acc", 2, 100),
              _paper(paper.TABLE5[n]["test_ravdess"]), _paper(paper.TABLE5[n]["test_enterface"]),
-             cells.value(n, "train_emo_acc", 2, 100), cells.value(n, "emo_acc", 2, 100)] for n, label in METHODS]
+             cells.value(n, "train_emo_acc", 2, 100), cells.value(n, "emo_acc", 2, 100)] for n, label in EARLIER_METHODS]
     nr = DASH + notes.mark("noceil", "The paper does not report its judge's accuracy on real faces.")
     rows.append(["Real faces (the judges' ceiling)", cells.value(BASELINE, "train_id_acc_real", 2, 100), nr, nr,
                  cells.value(BASELINE, "id_acc_real", 2, 100), nr, nr,
@@ -326,7 +476,7 @@ def render(runs: dict[str, Run], left_out: list[str] | None = None) -> str:
     if base is not None and base.done and base.eval.get("chance_identity"):
         chance = (f" Chance: identity {100 * base.eval['chance_identity']:.2f} %, emotion "
                   f"{100 * base.eval.get('chance_emotion', 0):.2f} %.")
-    parts.append("## Table 5. Identity accuracy (%) of the methods\n\n" + _table(
+    parts.append("### Table 5. Identity accuracy (%) of the methods\n\n" + _table(
         ["Methods", f"Training {ours}", "Training paper (RAVDESS)", "Training paper (eNTERFACE)",
          f"Testing {ours}", "Testing paper (RAVDESS)", "Testing paper (eNTERFACE)",
          f"Emotion, training {ours}{emo}", f"Emotion, testing {ours}"], rows)
@@ -346,7 +496,7 @@ def _per_seed(runs: dict[str, Run]) -> str:
     and a spread hide whether one seed is off (and the judges' ceiling shows whether the runs'
     judges, retrained in each run, agree)."""
     rows = []
-    for n in EXPERIMENTS:
+    for n in ALL_NAMES:
         run = runs.get(n)
         if run is None or len(run.finished) < 2:
             continue
