@@ -491,7 +491,7 @@ def _run(name: str, i: int, with_is: bool = False, conds=None) -> Run:
           "train_id_acc_real": 0.99, "train_emo_acc_real": 0.97, "chance_identity": 0.125,
           "chance_emotion": 0.25, "n_test_voices": 56, "n_test_faces_real": 167,
           "val_fid": 20.0 + i, "val_id_acc": 0.4 + 0.01 * i, "val_emo_acc": 0.3 + 0.01 * i,
-          "val_diversity_pixel": 0.1 + 0.001 * i}
+          "val_diversity_ratio": 0.1 + 0.001 * i}
     rob = {}
     for c in conds or [c for _, c, _, _ in CONDITIONS]:
         rob.update({f"{c}_fid": 20.0 + i, f"{c}_kid": 0.03, f"{c}_id_acc": 0.4, f"{c}_emo_acc": 0.3})
@@ -596,7 +596,7 @@ def test_recipe_tables_give_validation_and_test_readings_over_seeds():
     paper_row = recipes_rows["`paper`"]
     assert paper_row[2] == "`paper-paper-fegan`" and paper_row[col["n"]] == "3"
     assert paper_row[col["test FID"]] == "12.00 ± 2.00" and paper_row[col["val FID"]] == "112.00 ± 2.00"
-    assert paper_row[col["val identity %"]] == "40.00 ± 0.00" and paper_row[col["val diversity"]] == "0.100 ± 0.000"
+    assert paper_row[col["val identity %"]] == "40.00 ± 0.00" and paper_row[col["val diversity"]] == "0.10 ± 0.00"
     assert recipes_rows["`authors`"][col["test FID"]] == "30.50 ± 0.71" and recipes_rows["`authors`"][col["n"]] == "2"
     assert recipes_rows["`fegan-v1`"][col["n"]] == "0" and recipes_rows["`fegan-v1`"][col["test FID"]] == "not run yet"
     # Table 4: one run is its own value; the paper's FID beside

@@ -43,7 +43,7 @@ NOT_RUN = "not run yet"
 # The readings of the recipes' tables: (metrics/eval.json key, header, digits, scale). The
 # validation ones are what choices are made on; the test ones are read once, at the end.
 VAL_COLUMNS = [("val_fid", "val FID", 2, 1), ("val_id_acc", "val identity %", 2, 100),
-               ("val_emo_acc", "val emotion %", 2, 100), ("val_diversity_pixel", "val diversity", 3, 1)]
+               ("val_emo_acc", "val emotion %", 2, 100), ("val_diversity_ratio", "val diversity", 2, 1)]
 TEST_COLUMNS = [("fid", "test FID", 2, 1), ("kid", "test KID", 4, 1), ("id_acc", "test identity %", 2, 100),
                 ("emo_acc", "test emotion %", 2, 100)]
 RECIPE_ABOUT = {"paper": "the paper's text", "authors": "the authors' code (gan_train_v2.py)",
@@ -268,7 +268,7 @@ def _readings_header(*first: str) -> list[str]:
 
 READINGS_NOTE = ("n: the seeds that finished; each cell their mean ± standard deviation. The val columns are "
                  "faces from the validation voices (held out of training, as the test split is): what the "
-                 "choices are made on. Diversity: how much the noise draws of one voice differ. The test columns "
+                 "choices are made on. Diversity: how much the noise draws of one voice differ, as a fraction of how much real faces of one actor and emotion do (0: G ignores its noise). The test columns "
                  "are read once, at the end.")
 
 
