@@ -6,7 +6,8 @@
 What is timed is ``fegan.training.gan.train_gan``, the loop `train_fegan` runs, with the
 stage's own curve logger (``gan_stage.Curves``, dvclive writing to a temporary folder) and
 params.yaml's ``train`` section (``train.augment_shift``, ``train.ema_images``,
-``train.log_every``, ``train.precision``): every step's D/C and G updates, the weight average,
+``train.log_every``, ``train.precision``; the "voice crops" setting turns ``train.voice_crops``
+on, so the frozen V-net embeds a fresh crop of every voice each step): every step's D/C and G updates, the weight average,
 the losses copied out, the curves, the progress line. So the bench and the stage cannot drift
 apart: a cost added to the loop shows here. Not timed: building the model, the checkpoints
 and sample grids (every ``train.checkpoint_every`` / ``sample_every`` steps, 1000 by default;
@@ -39,6 +40,8 @@ from pathlib import Path
 
 SETTINGS = {
     "default (32x32, width 0.25)": dict(image_size=32, width=0.25),
+    # E_v of a fresh 300-800 ms crop of each voice every step, through the frozen V-net
+    "default + voice crops": dict(image_size=32, width=0.25, train={"voice_crops": True}),
     "old default (64x64, width 0.25)": dict(image_size=64, width=0.25),
     "paper (128x128, width 1.0)": dict(image_size=128, width=1.0),
 }
@@ -68,7 +71,8 @@ def worker(setting: dict, steps: int, warmup: int, batch: int, device_name: str,
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
     params = load_params("params.yaml")                                  # the measured tree's (cwd)
-    train = dict(params["train"], batch_size=batch)
+    setting = dict(setting)
+    train = dict(params["train"], **setting.pop("train", {}), batch_size=batch)
     if precision != "auto":
         train["precision"] = precision
     tcfg = build_config(gan.GANTrainConfig, train, "train")
@@ -85,7 +89,17 @@ def worker(setting: dict, steps: int, warmup: int, batch: int, device_name: str,
                        face_emo=torch.randint(0, n_emo, (n,), generator=g),
                        face_ev=torch.randn(n, 128, generator=g), voice_ev=torch.randn(n, 128, generator=g),
                        voice_id=torch.randint(0, n_id, (n,), generator=g),
-                       voice_emo=torch.randint(0, n_emo, (n,), generator=g))
+                       voice_emo=torch.randint(0, n_emo, (n,), generator=g),
+                       # the features stage's shape: 64 bands, 10 s at a 16 ms hop
+                       voice_feat=torch.randn(n, 64, 625, generator=g),
+                       face_voice=torch.randint(0, n, (n,), generator=g))
+    vnet = extra = None
+    if getattr(tcfg, "voice_crops", False):
+        from fegan.models.vnet import VNet
+
+        vnet = VNet(64, tuple(params["vnet"]["channels"]), n_id).eval()
+    if hasattr(tcfg, "voice_crops"):          # a tree older than the recipes' switches has no V-net in its loop
+        extra = {"vnet": vnet, "hop_ms": params["features"]["hop_ms"]}
     marks = {}
 
     def sync():
@@ -103,17 +117,17 @@ def worker(setting: dict, steps: int, warmup: int, batch: int, device_name: str,
                 sync()
                 marks[step + 1] = time.perf_counter()
 
-        gan.train_gan(cfg, tcfg, 0.7, 0.3, data, device, f"{tmp}/fegan.pt", log=log, stop_after=warmup + steps)
+        gan.train_gan(cfg, tcfg, 0.7, 0.3, data, device, f"{tmp}/fegan.pt", log=log, stop_after=warmup + steps,
+                      **(extra or {}))
         if live is not None:
             live.end()
     dt = (marks[warmup + steps] - marks[warmup]) / steps
 
     # the model FLOPs of one step (train_step alone: the loop's other work is no model arithmetic)
     model, opt_g, opt_d = gan.build(cfg, tcfg, device)
-    kw = {k: getattr(tcfg, k) for k in ("precision", "augment_shift") if hasattr(tcfg, k)}
     with FlopCounterMode(display=False) as fc:
-        gan.train_step(model, opt_g, opt_d, data.to(device), torch.Generator().manual_seed(0), batch, 0.7, 0.3,
-                       device, **kw)
+        gan.train_step(model, opt_g, opt_d, data.to(device), torch.Generator().manual_seed(0), tcfg, 0.7, 0.3,
+                       device, vnet=None if vnet is None else vnet.to(device), hop_ms=params["features"]["hop_ms"])
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     return {"ms_step": 1000 * dt, "images_s": batch / dt, "flops_s": fc.get_total_flops() / dt, "device": name,
             "curves": curves is not None, "steps": steps}

@@ -25,7 +25,7 @@ import torch
 from .errors import FeganError
 from .media import MediaError, read_audio
 from .models.gnet import GNet
-from .models.vnet import VNet
+from .models.vnet import VNet, from_checkpoint as vnet_from_checkpoint
 from .params import build_config
 from .preprocess.demux import resample
 from .preprocess.features import FeaturesConfig, compute
@@ -112,9 +112,8 @@ def load_vnet(path: str | Path) -> VoiceEncoder:
     ck = _load(path, "V-net")
     try:
         cfg = ck["config"]
-        model = VNet(cfg["in_channels"], tuple(cfg["channels"]), cfg["n_speakers"])
-        model.load_state_dict(ck["state_dict"])
-        enc = VoiceEncoder(model.eval(), list(ck["actors"]), ck["feature_kind"], cfg["in_channels"], str(path))
+        enc = VoiceEncoder(vnet_from_checkpoint(ck), list(ck["actors"]), ck["feature_kind"], cfg["in_channels"],
+                           str(path))
     except (KeyError, TypeError, RuntimeError) as e:
         raise FeganError(f"{path}: not a V-net checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:120]})") \
             from None
@@ -126,7 +125,8 @@ def load_generator(path: str | Path) -> GNet:
     ck = _load(path, "generator")
     try:
         cfg = ck["model_config"]
-        g = GNet(**{k: cfg[k] for k in ("embed_dim", "noise_dim", "image_size", "width", "dropout")})
+        g = GNet(**{k: cfg[k] for k in ("embed_dim", "noise_dim", "image_size", "width", "dropout")},
+                 normalize_ev=bool(cfg.get("normalize_ev", False)))
         g.load_state_dict(ck["g"])
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
         raise FeganError(f"{path}: not a generator checkpoint ({type(e).__name__}: "

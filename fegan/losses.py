@@ -4,9 +4,11 @@ Discriminators are logits; "cross-entropy with sigmoid" is BCE-with-logits.
 The D/C step minimises  lambda1 L_D1 + lambda2 L_D2 + L_C1 + L_C2, where
 L_Di = -[log D_i(I_T) + log(1 - D_i(I_G))] (eq. 4 written as a loss to minimise)
 and L_Ck is cross-entropy of C_k on real faces with face labels plus on fakes
-with voice labels (eqs. 1-2). The G step minimises L_G + the classifiers' terms on
-fakes, L_G = 1/2 E[-log D1(I_G) - log D2(I_G)] (eq. 3; the mean over the
-discriminators present). Only terms whose heads exist appear.
+with voice labels (eqs. 1-2; ``classify_fakes=False``: real faces only, as the authors'
+``gan_train_v2.py`` and Wen et al. train their classifiers). The G step minimises L_G + the
+classifiers' terms on fakes, L_G = 1/2 E[-log D1(I_G) - log D2(I_G)] (eq. 3; the mean over the
+discriminators present), or with ``weights`` lambda1 L_G1 + lambda2 L_G2 (the authors' code
+weighs both steps). Only terms whose heads exist appear.
 """
 from __future__ import annotations
 
@@ -19,28 +21,34 @@ def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
 
 
 def dc_loss(real: dict, fake: dict, face_id, face_emo, voice_id, voice_emo,
-            lambda1: float, lambda2: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            lambda1: float, lambda2: float, classify_fakes: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Loss of the discriminator/classifier step; ``fake`` from detached G output."""
     terms = {}
     if "d1" in real:
         terms["L_D1"] = _bce(real["d1"], 1.0) + _bce(fake["d1"], 0.0)
     if "d2" in real:
         terms["L_D2"] = _bce(real["d2"], 1.0) + _bce(fake["d2"], 0.0)
-    if "c1" in real:
-        terms["L_C1"] = F.cross_entropy(real["c1"].float(), face_id) + F.cross_entropy(fake["c1"].float(), voice_id)
-    if "c2" in real:
-        terms["L_C2"] = F.cross_entropy(real["c2"].float(), face_emo) + F.cross_entropy(fake["c2"].float(), voice_emo)
+    for head, labels_real, labels_fake, name in (("c1", face_id, voice_id, "L_C1"), ("c2", face_emo, voice_emo, "L_C2")):
+        if head in real:
+            terms[name] = F.cross_entropy(real[head].float(), labels_real)
+            if classify_fakes:
+                terms[name] = terms[name] + F.cross_entropy(fake[head].float(), labels_fake)
     weight = {"L_D1": lambda1, "L_D2": lambda2, "L_C1": 1.0, "L_C2": 1.0}
     total = sum(weight[k] * v for k, v in terms.items())
     return total, terms
 
 
-def g_loss(fake: dict, voice_id, voice_emo) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Loss of the generator step: fool the discriminators, be classified as the voice."""
+def g_loss(fake: dict, voice_id, voice_emo, weights: tuple[float, float] | None = None
+           ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Loss of the generator step: fool the discriminators, be classified as the voice.
+
+    ``weights``: (lambda1, lambda2) for the D1 and D2 terms; None: their mean (eq. 3).
+    """
     terms = {}
-    ds = [fake[k] for k in ("d1", "d2") if k in fake]
+    ds = [(fake[k], w) for k, w in zip(("d1", "d2"), weights or (1.0, 1.0)) if k in fake]
     if ds:
-        terms["L_G"] = sum(_bce(d, 1.0) for d in ds) / len(ds)
+        adv = sum(w * _bce(d, 1.0) for d, w in ds)
+        terms["L_G"] = adv if weights is not None else adv / len(ds)
     if "c1" in fake:
         terms["L_G_C1"] = F.cross_entropy(fake["c1"].float(), voice_id)
     if "c2" in fake:

@@ -35,15 +35,16 @@ def _changed(data, field: str, row: int):
 
 
 def test_any_change_to_the_data_or_labels_is_another_run():
-    data = _random_data()
+    data = _random_data(features=True)           # with the voices' features and faces' voices (voice crops)
     fp = fingerprint(MC, TC, (0.7, 0.3), data)
-    assert fingerprint(MC, TC, (0.7, 0.3), _random_data()) == fp          # the same data: the same run
+    assert fingerprint(MC, TC, (0.7, 0.3), _random_data(features=True)) == fp   # the same data: the same run
     # one value of the faces, of either E_v or of any label gives another fingerprint (a sum
     # over some rows of the faces and voices' E_v, as it was before, missed the labels)
     others = {f: fingerprint(MC, TC, (0.7, 0.3), _changed(data, f, 1)) for f in vars(data)}
     assert len(set(others.values()) | {fp}) == len(others) + 1, others
     assert fingerprint(MC, dataclasses.replace(TC, lr=1e-3), (0.7, 0.3), data) != fp
     assert fingerprint(dataclasses.replace(MC, width=0.25), TC, (0.7, 0.3), data) != fp
+    assert fingerprint(MC, TC, (0.7, 0.3), data, crop_frames=(19, 50)) != fp      # another features hop
 
 
 def test_a_killed_run_resumes_only_on_its_own_data(tmp_path):

@@ -150,13 +150,18 @@ def test_wav2pix_losses_equal_hand_computation():
     assert set(t) == {"L_G", "L_G_FM", "L_G_L1"}
 
 
-def _random_data(n=40, size=32, ids=4, emos=3, seed=0):
+def _random_data(n=40, size=32, ids=4, emos=3, seed=0, features=False):
+    """Random faces and voices; ``features``: with voice features (64 x 100 frames) for voice crops."""
     g = torch.Generator().manual_seed(seed)
-    return GANData(faces=torch.randint(0, 255, (n, 3, size, size), dtype=torch.uint8, generator=g),
+    data = GANData(faces=torch.randint(0, 255, (n, 3, size, size), dtype=torch.uint8, generator=g),
                    face_id=torch.randint(0, ids, (n,), generator=g), face_emo=torch.randint(0, emos, (n,), generator=g),
                    face_ev=torch.randn(n, 128, generator=g), voice_ev=torch.randn(n, 128, generator=g),
                    voice_id=torch.randint(0, ids, (n,), generator=g),
                    voice_emo=torch.randint(0, emos, (n,), generator=g))
+    if features:
+        data.voice_feat = torch.randn(n, 64, 100, generator=g)
+        data.face_voice = torch.randint(0, n, (n,), generator=g)
+    return data
 
 
 @pytest.mark.parametrize("device", ["cpu", CUDA])

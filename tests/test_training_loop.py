@@ -36,9 +36,9 @@ def test_params_yaml_is_the_one_source_of_the_training_config():
 def _translate_by_indexing(x, shift, gen):
     """The first implementation: three (B, H, W) index tensors into the zero-padded NHWC image."""
     b, _, h, w = x.shape
-    sy, sx = int(h * shift + 0.5), int(w * shift + 0.5)
-    dy = torch.randint(-sy, sy + 1, (b, 1, 1), generator=gen)
-    dx = torch.randint(-sx, sx + 1, (b, 1, 1), generator=gen)
+    s = int(h * shift + 0.5)
+    d = torch.randint(-s, s + 1, (b, 2), generator=gen)         # (dy, dx) per image, as augment.draw_offsets
+    dy, dx = d[:, 0].view(b, 1, 1), d[:, 1].view(b, 1, 1)
     bi, yi, xi = torch.meshgrid(torch.arange(b), torch.arange(h), torch.arange(w), indexing="ij")
     padded = F.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)
     return padded[bi, (yi + dy + 1).clamp(0, h + 1), (xi + dx + 1).clamp(0, w + 1)].permute(0, 3, 1, 2)
@@ -93,7 +93,7 @@ def test_the_bench_times_the_pipelines_own_loop(monkeypatch):
     calls, loops, step = [], [], gan.train_step
 
     def counted(*args, **kwargs):
-        calls.append(kwargs.get("augment_shift", args[11] if len(args) > 11 else 0.0))
+        calls.append(args[5].augment_shift)          # the GANTrainConfig the step ran with
         return step(*args, **kwargs)
 
     def loop(*args, **kwargs):

@@ -39,14 +39,17 @@ class GANConfig:
     image_size: int = 64
     width: float = 0.25          # 1.0 is the paper's 1024..32 channels
     embed_dim: int = 128
-    noise_dim: int = 128
+    noise_dim: int = 128         # 0: E_v alone (the authors' recipe)
     dropout: float = 0.2
+    normalize_ev: bool = False   # G reads E_v / |E_v| (the authors' recipe)
     n_identities: int = 24
     n_emotions: int = 8
 
     def validate(self) -> None:
         if self.variant not in VARIANTS:
             raise FeganError(f"model.variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+        if self.noise_dim < 0:
+            raise FeganError(f"model.noise_dim must be >= 0, got {self.noise_dim}")
         if self.image_size not in (32, 64, 128):
             raise FeganError(f"model.image_size must be 32, 64 or 128, got {self.image_size}")
 

@@ -19,7 +19,7 @@ class FEGAN(nn.Module):
         super().__init__()
         self.cfg = cfg
         p = cfg.parts
-        self.g = GNet(cfg.embed_dim, cfg.noise_dim, cfg.image_size, cfg.width, cfg.dropout)
+        self.g = GNet(cfg.embed_dim, cfg.noise_dim, cfg.image_size, cfg.width, cfg.dropout, cfg.normalize_ev)
         cond, dim = p["conditional"], cfg.embed_dim if p["conditional"] else 0
         self.d1 = (DTrunk(cfg.image_size, cfg.width, cfg.n_identities if p["c1"] else 0, p["d1"], dim, cond)
                    if p["d1"] or p["c1"] else None)

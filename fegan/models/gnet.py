@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 PAPER_CHANNELS = (1024, 512, 256, 128, 64, 32)  # at 128 x 128
@@ -27,9 +28,9 @@ def tower_channels(image_size: int, width: float) -> list[int]:
 
 class GNet(nn.Module):
     def __init__(self, embed_dim: int = 128, noise_dim: int = 128, image_size: int = 64, width: float = 1.0,
-                 dropout: float = 0.2):
+                 dropout: float = 0.2, normalize_ev: bool = False):
         super().__init__()
-        self.noise_dim = noise_dim
+        self.noise_dim, self.dropout, self.normalize_ev = noise_dim, dropout, normalize_ev
         self.fc = nn.Sequential(
             nn.Linear(embed_dim + noise_dim, 256, bias=False), nn.BatchNorm1d(256), nn.ReLU(True),   # FC1
             nn.Dropout(dropout),
@@ -43,6 +44,28 @@ class GNet(nn.Module):
         layers += [nn.Conv2d(ch[-1], 3, 1), nn.Tanh()]
         self.tower = nn.Sequential(*layers)
 
-    def forward(self, e_v: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        h = self.fc(torch.cat([e_v, noise], dim=1))     # (B, 128)
+    def dropout_masks(self, batch: int, gen: torch.Generator) -> list[torch.Tensor]:
+        """Masks for FC1's and FC2's dropout, ``(batch, 256)`` and ``(batch, 128)``, already scaled by
+        1/(1-p): the training loop draws them with the rest of the batch, so that N processes each
+        taking its rows of one drawn batch drop what one process would."""
+        keep = 1.0 - self.dropout
+        return [(torch.rand(batch, m.num_features, generator=gen) < keep).float() / keep
+                for m in self.fc if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+    def forward(self, e_v: torch.Tensor, noise: torch.Tensor, drop: list[torch.Tensor] | None = None
+                ) -> torch.Tensor:
+        """(B, 128) E_v and (B, noise_dim) noise -> (B, 3, S, S) in [-1, 1].
+
+        ``drop``: dropout masks (``dropout_masks``) to use in training instead of drawing them from
+        torch's global generator; ignored in eval mode, where dropout is off.
+        """
+        if self.normalize_ev:          # the authors' G reads the unit E_v (recipes.py)
+            e_v = F.normalize(e_v, dim=1)
+        h = torch.cat([e_v, noise], dim=1)
+        masks = iter(drop if drop is not None and self.training else ())
+        for layer in self.fc:
+            if isinstance(layer, nn.Dropout) and drop is not None and self.training:
+                h = h * next(masks).to(h.dtype)
+            else:
+                h = layer(h)                            # (B, 256), then (B, 128)
         return self.tower(h[:, :, None, None])          # (B, 3, S, S) in [-1, 1]

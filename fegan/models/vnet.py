@@ -32,3 +32,11 @@ class VNet(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         e = self.embed(x)
         return e, self.head(e)       # (B, 128), (B, n_speakers)
+
+
+def from_checkpoint(ck: dict) -> VNet:
+    """The V-net of a ``models/vnet.pt`` checkpoint (``train_vnet``'s), in eval mode."""
+    cfg = ck["config"]
+    model = VNet(cfg["in_channels"], tuple(cfg["channels"]), cfg["n_speakers"])
+    model.load_state_dict(ck["state_dict"])
+    return model.eval()

@@ -21,14 +21,24 @@ import torch
 import torch.nn.functional as F
 
 
+def draw_offsets(batch: int, size: int, shift: float, gen: torch.Generator) -> torch.Tensor:
+    """(batch, 2) whole-pixel offsets (dy, dx), each within ``shift * size`` of 0."""
+    s = int(size * shift + 0.5)
+    return torch.randint(-s, s + 1, (batch, 2), generator=gen)
+
+
 def translate(x: torch.Tensor, shift: float, gen: torch.Generator) -> torch.Tensor:
     """(B, C, H, W) -> the same, each image moved by up to ``shift * H`` pixels in x and y."""
     if shift <= 0:
         return x
+    return shift_by(x, draw_offsets(len(x), x.shape[2], shift, gen))
+
+
+def shift_by(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> the same, image i moved by ``offsets[i]`` = (dy, dx) pixels, the gap zero-filled."""
     b, c, h, w = x.shape
-    sy, sx = int(h * shift + 0.5), int(w * shift + 0.5)
-    dy = torch.randint(-sy, sy + 1, (b, 1, 1), generator=gen).to(x.device)
-    dx = torch.randint(-sx, sx + 1, (b, 1, 1), generator=gen).to(x.device)
+    dy = offsets[:, 0].view(b, 1, 1).to(x.device)
+    dx = offsets[:, 1].view(b, 1, 1).to(x.device)
     # each output pixel's row in the zero-padded image, (B, H+2, W+2) flattened: one gather of
     # C-value rows, 2.4x cheaper than indexing with three (B, H, W) index tensors (1.1 against
     # 2.6 ms for 128 faces, forward and backward, one thread), and the same values and gradients:

@@ -5,7 +5,9 @@ RANK, LOCAL_RANK and WORLD_SIZE in its environment; without them (``dvc repro``,
 training is one process and nothing here does anything. With them, every rank holds the
 same model (same seed, and DDP broadcasts rank 0's weights when it wraps), trains on its
 own share of each batch, and DDP averages the gradients across ranks, so the weights stay
-identical and one step of N processes is one step on the whole batch. Rank 0 alone writes
+identical and one step of N processes is one step on the whole batch: every rank draws the
+same batch and takes its rows (``batch``), G's BatchNorm normalises over all ranks' rows
+(``sync_bn``), so the result is the one-process model up to float rounding. Rank 0 alone writes
 files (curves, samples, checkpoints, the exported generator, metrics).
 
 Backend: NCCL on CUDA (rank r on ``cuda:LOCAL_RANK``), gloo on the CPU (the tests).
@@ -24,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..errors import FeganError
 from ..models.fegan import FEGAN
-from . import checkpoint
+from . import sync_bn
 
 
 @dataclass(frozen=True)
@@ -147,9 +149,9 @@ class Replicated:
     def __init__(self, model: FEGAN, ctx: Dist, device: torch.device):
         ids = [device.index] if device.type == "cuda" else None
         self.module, self.ctx = model, ctx
-        # G has BatchNorm: broadcast_buffers (the default) copies rank 0's running statistics
-        # to every rank before each forward; batch statistics stay per rank (per-rank batch).
-        self.g = DDP(model.g, device_ids=ids, broadcast_buffers=True)
+        # G's BatchNorm normalises over the whole batch of all ranks (sync_bn: the one-process
+        # statistics), so its running statistics agree on every rank as well
+        self.g = DDP(sync_bn.convert(model.g), device_ids=ids, broadcast_buffers=False)
         # D has no buffers. The D/C step calls it once, on real and fake faces concatenated, before
         # one backward, so each gradient is marked ready, and averaged, once. find_unused_parameters
         # stays off: a variant does not build the parts it lacks, so every parameter is used.
@@ -199,35 +201,6 @@ def sync_buffers(model: nn.Module) -> None:
     if current().enabled:
         for b in model.buffers():
             tdist.broadcast(b, src=0)
-
-
-def rank_seed(seed: int, rank: int, step: int = 0) -> int:
-    """A seed of ``rank``'s own (for the global torch RNG, i.e. dropout masks)."""
-    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def own_rng(seed: int, step: int = 0, saved: list | None = None, device: torch.device | str = "cpu") -> None:
-    """Give each rank > 0 a global torch RNG stream of its own, so dropout masks differ
-    across ranks: the saved state when resuming a run of as many processes, else one from
-    (seed, rank, step). Rank 0 keeps the stream a single process would have."""
-    ctx = current()
-    if not ctx.enabled:
-        return
-    if saved is not None and len(saved) == ctx.world_size:
-        checkpoint.set_global_rng_state(saved[ctx.rank], device)
-    elif ctx.rank:
-        torch.manual_seed(rank_seed(seed, ctx.rank, step))    # seeds the CPU and every GPU
-
-
-def rng_states(device: torch.device | str = "cpu") -> dict:
-    """For a checkpoint: every rank's global torch RNG states (a collective: all ranks call
-    it, rank 0 writes it). Nothing for one process, so its checkpoints stay as they were."""
-    ctx = current()
-    if not ctx.enabled:
-        return {}
-    states = [None] * ctx.world_size
-    tdist.all_gather_object(states, checkpoint.global_rng_state(device))
-    return {"rng_ranks": states}
 
 
 def barrier() -> None:

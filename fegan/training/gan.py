@@ -1,21 +1,21 @@
 """FE-GAN training: D/C updated, then G, on every step (paper 3.5 and 4.1).
 
-Adam (lr 2e-4, betas 0.5/0.999), batch 64. Each step draws a batch of real faces
-(with their face labels, horizontally flipped at random) and, independently, a
-batch of training voices (E_v with their voice labels) and noise; the
-discriminators and classifiers take a step on the triple loss, then G does.
-The cGAN of Wav2Pix (variant ``cgan``) draws its voices paired with the real faces (each
-face's own clip) and a "wrong" face, and trains on Wav2Pix's losses instead.
-An exponential moving average of G's weights (``ema``) is what samples and the exported
-generator use. All randomness comes from one generator plus torch's global state
-(dropout), both saved in checkpoints, so a resumed run continues the same trajectory.
+Adam (betas 0.5/0.999), batch 64. Each step draws its whole batch once (``batch.draw``: real
+faces with their labels, flipped at random; independently, training voices and noise), builds
+E_v of the voices (the stored whole-voice E_v, or with ``train.voice_crops`` the frozen V-net on
+a fresh 300-800 ms crop of each, as the authors' code does), then the objective
+(``objectives``: the triple loss, or Wav2Pix's for the cGAN baseline) takes its D phase and its
+G phase. An exponential moving average of G's weights (``ema``) is what samples and the exported
+generator use. All randomness comes from one generator, saved in checkpoints, so a resumed run
+continues the same trajectory.
 
 Speed (``bench/train.py``): D sees real and fake faces in one pass of each trunk (D has no
 BatchNorm, so a concatenated batch gives the same outputs); during G's backward D's weights
 need no gradients, so they are frozen; the conv stacks run in channels-last memory; and on
 CPUs with bf16 dot products ``train.precision: auto`` runs the networks under bf16 autocast.
-Under torchrun (several processes, see ``distributed``) every rank draws the same
-batch from the same generator and trains on its share of it; DDP averages gradients.
+Under torchrun (several processes, see ``distributed``) every rank draws the same batch and
+trains on its rows of it; DDP averages gradients and G's BatchNorm normalises over the whole
+batch (``sync_bn``), so N processes train the one-process model up to float rounding.
 """
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ from pathlib import Path
 import torch
 
 from .. import progress
-from ..losses import dc_loss, g_loss, wav2pix_dc_loss, wav2pix_g_loss
 from ..models.config import GANConfig
 from ..models.fegan import FEGAN
-from . import checkpoint, distributed
+from . import batch as batches, checkpoint, distributed
 from .device import autocast, channels_last
-from .augment import translate
 from .ema import EMA, recalibrate
+from .objectives import Inputs, objective
+from .vnet import random_crops
 
 
 @dataclass
@@ -60,6 +60,12 @@ class GANTrainConfig:
     ema_rampup: float             # ... at most this fraction of the images seen so far
     precision: str                # auto (bf16 autocast on CUDA and on CPUs with bf16 dot products) | fp32 | bf16
     augment_shift: float          # D1 sees every image translated by up to this fraction of its size (augment.py)
+    # the recipe's switches (fegan/recipes.py: the paper's text against the authors' code)
+    voice_crops: bool             # E_v of a fresh crop of each voice every step, through the frozen V-net
+    voice_crop_ms: list[float]    # [shortest, longest] crop
+    classify_fakes: bool          # C1/C2 also learn from generated faces (paper eqs. 1-2); off: real only
+    lambda_in_g: bool             # lambda1/lambda2 weigh G's adversarial terms too; off: their mean (eq. 3)
+    ev_noise: float               # G sees E_v/|E_v| + this x N(0, I) in training (model.normalize_ev renormalises)
 
     def validate(self) -> None:
         from ..errors import FeganError
@@ -68,6 +74,17 @@ class GANTrainConfig:
         if self.ema_images < 0 or self.iterations < 1 or self.batch_size < 2 or self.log_every < 1:
             raise FeganError("train.ema_images must be >= 0, train.iterations and train.log_every >= 1, "
                              "train.batch_size >= 2")
+        crop = list(self.voice_crop_ms)
+        if len(crop) != 2 or not 0 < crop[0] <= crop[1]:
+            raise FeganError(f"train.voice_crop_ms must be [shortest, longest] in ms, got {self.voice_crop_ms!r}")
+        if self.ev_noise < 0:
+            raise FeganError(f"train.ev_noise must be >= 0, got {self.ev_noise}")
+
+    def crop_frames(self, hop_ms: float) -> tuple[int, int] | None:
+        """The crop range in feature frames, None without voice crops."""
+        if not self.voice_crops:
+            return None
+        return tuple(max(1, int(round(ms / hop_ms))) for ms in self.voice_crop_ms)
 
 
 @dataclass
@@ -80,9 +97,12 @@ class GANData:
     voice_ev: torch.Tensor     # (Nv, 128)
     voice_id: torch.Tensor     # (Nv,)
     voice_emo: torch.Tensor    # (Nv,)
+    # for train.voice_crops: each voice's features and each face's own voice
+    voice_feat: torch.Tensor | None = None    # (Nv, F, T) the features V-net embeds
+    face_voice: torch.Tensor | None = None    # (Nf,) row of voice_* of the face's clip
 
     def to(self, device) -> "GANData":
-        return GANData(**{k: v.to(device) for k, v in vars(self).items()})
+        return GANData(**{k: None if v is None else v.to(device) for k, v in vars(self).items()})
 
 
 def to_image(u8: torch.Tensor) -> torch.Tensor:
@@ -90,15 +110,19 @@ def to_image(u8: torch.Tensor) -> torch.Tensor:
     return u8.float() / 127.5 - 1.0
 
 
-def fingerprint(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambdas: tuple, data: GANData) -> str:
+def fingerprint(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambdas: tuple, data: GANData,
+                crop_frames: tuple | None = None) -> str:
     """What a checkpoint must match to be resumed: configs and every byte of the data.
 
     The checkpoint is no DVC output (DVC leaves it alone between runs), so this is all that
     keeps a run from resuming one of other params, data or labels. Hashing all of it takes
     0.2 s once a run at RAVDESS scale (160 MB of 128x128 training faces; sha256 here).
     """
-    h = hashlib.sha256(json.dumps([asdict(model_cfg), asdict(train_cfg), list(lambdas)], sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps([asdict(model_cfg), asdict(train_cfg), list(lambdas), crop_frames],
+                                  sort_keys=True).encode())
     for name, t in sorted(vars(data).items()):
+        if t is None:
+            continue
         h.update(f"{name} {t.dtype} {tuple(t.shape)}".encode())
         h.update(t.detach().cpu().contiguous().numpy())
     return h.hexdigest()[:16]
@@ -129,55 +153,62 @@ def build(model_cfg: GANConfig, train_cfg: GANTrainConfig, device) -> tuple[FEGA
     return model, opt_g, opt_d
 
 
-def train_step(model: FEGAN, opt_g, opt_d, data: GANData, gen: torch.Generator, batch: int,
-               lambda1: float, lambda2: float, device, ddp: distributed.Replicated | None = None,
-               precision: str = "auto", augment_shift: float = 0.0) -> dict[str, float]:
-    """One D/C update then one G update; returns every loss term and accuracy.
+def voice_embeddings(data: GANData, rows: torch.Tensor, starts: torch.Tensor | None, length: int,
+                     vnet) -> torch.Tensor:
+    """(b,) voices -> (b, 128) E_v: stored whole-voice ones, or V-net's on each row's crop."""
+    if starts is None:
+        return data.voice_ev[rows]
+    crops = random_crops(data.voice_feat[rows], length, starts=starts)      # (b, F, length)
+    with torch.no_grad():
+        return vnet.embed(crops).float()
 
-    ``ddp`` (several processes): the DDP-wrapped networks; this rank trains on its share
-    of the ``batch`` that every rank draws alike, and the gradients are averaged.
-    """
-    B = batch
-    wav2pix = model.cfg.parts["conditional"] == "concat"
-    ri = torch.randint(0, len(data.faces), (B,), generator=gen).to(device)
-    vi = torch.randint(0, len(data.voice_ev), (B,), generator=gen).to(device)
-    flip = (torch.rand(B, generator=gen) < 0.5).to(device)
-    noise = torch.randn(B, model.cfg.noise_dim, generator=gen).to(device)
-    wi = torch.randint(0, len(data.faces), (B,), generator=gen).to(device) if wav2pix else ri
-    nets = model
-    if ddp is not None:
-        share = ddp.ctx.share(B)
-        ri, vi, flip, noise, wi = ri[share], vi[share], flip[share], noise[share], wi[share]
-        nets = ddp
 
-    real = to_image(data.faces[ri])
-    real = channels_last(torch.where(flip[:, None, None, None], real.flip(3), real))
-    face_id, face_emo, face_ev = data.face_id[ri], data.face_emo[ri], data.face_ev[ri]
+def step_inputs(data: GANData, b: batches.Batch, wav2pix: bool, vnet=None) -> Inputs:
+    """The step's tensors from its drawn rows: real faces, labels and E_v."""
+    real = to_image(data.faces[b.face])
+    real = channels_last(torch.where(b.flip[:, None, None, None], real.flip(3), real))
+    face_id, face_emo = data.face_id[b.face], data.face_emo[b.face]
+    starts = (None, None) if b.crop_start is None else (b.crop_start[0], b.crop_start[1])
+    own = data.face_voice[b.face] if data.face_voice is not None else None
+    if b.crop_start is not None and own is None:
+        raise ValueError("train.voice_crops needs GANData.face_voice and voice_feat")
+    face_ev = data.face_ev[b.face] if own is None else voice_embeddings(data, own, starts[1], b.crop_len, vnet)
     if wav2pix:    # Wav2Pix draws each voice with its own face: G must draw that face (its L1 term)
         e_v, voice_id, voice_emo = face_ev, face_id, face_emo
+        wrong = channels_last(to_image(data.faces[b.wrong]))
+        wrong_ok = data.face_id[b.wrong] != face_id
     else:
-        e_v, voice_id, voice_emo = data.voice_ev[vi], data.voice_id[vi], data.voice_emo[vi]
-    n = len(real)
+        e_v = voice_embeddings(data, b.voice, starts[0], b.crop_len, vnet)
+        voice_id, voice_emo, wrong, wrong_ok = data.voice_id[b.voice], data.voice_emo[b.voice], None, None
+    if b.ev_noise is not None:     # the authors' perturbation: E_v/|E_v| + sigma N(0, I) (G renormalises)
+        e_v = torch.nn.functional.normalize(e_v, dim=1) + b.ev_noise
+    return Inputs(real=real, face_id=face_id, face_emo=face_emo, face_ev=face_ev, e_v=e_v, voice_id=voice_id,
+                  voice_emo=voice_emo, wrong=wrong, wrong_ok=wrong_ok, offsets_d=b.offsets_d, offsets_g=b.offsets_g)
 
-    # D1 (real/fake and identity) sees translated images; D2, which reads the expression, sees
-    # them as they are (``augment``). Returns None when augment_shift is 0 (no draws from gen).
-    aug = lambda x: translate(x, augment_shift, gen) if augment_shift > 0 else None     # noqa: E731
-    with autocast(device, precision):
-        fake = nets.g(e_v, noise)
-        if wav2pix:
-            wrong = channels_last(to_image(data.faces[wi]))
-            x = torch.cat([real, fake.detach(), wrong])
-            out = nets.judge(x, torch.cat([e_v, e_v, e_v]), features=True, img1=aug(x))
-            d_real, d_fake, d_wrong = out["d1"].split(n)
-            real_map = out["f1"][:n].detach()
-            loss_d, terms_d = wav2pix_dc_loss(d_real, d_fake, d_wrong, data.face_id[wi] != face_id)
-            out_real, out_fake = {"d1": d_real}, {"d1": d_fake}
-        else:
-            x = torch.cat([real, fake.detach()])
-            out = nets.judge(x, torch.cat([face_ev, e_v]), img1=aug(x))     # one pass per trunk
-            out_real = {k: v[:n] for k, v in out.items()}
-            out_fake = {k: v[n:] for k, v in out.items()}
-            loss_d, terms_d = dc_loss(out_real, out_fake, face_id, face_emo, voice_id, voice_emo, lambda1, lambda2)
+
+def train_step(model: FEGAN, opt_g, opt_d, data: GANData, gen: torch.Generator, cfg: GANTrainConfig,
+               lambda1: float, lambda2: float, device, ddp: distributed.Replicated | None = None,
+               vnet=None, hop_ms: float = 16.0) -> dict[str, float]:
+    """One D/C phase then one G phase of the variant's objective; returns every loss term and accuracy.
+
+    ``ddp`` (several processes): the DDP-wrapped networks; this rank trains on its rows of the
+    batch every rank draws alike, and the gradients are averaged. ``vnet``: the frozen V-net that
+    embeds the voice crops (``cfg.voice_crops``); ``hop_ms`` its features' hop.
+    """
+    obj = objective(model.cfg.parts["conditional"], lambda1, lambda2, cfg.classify_fakes, cfg.lambda_in_g)
+    b = batches.draw(gen, cfg.batch_size, len(data.faces), len(data.voice_ev), model.g, wav2pix=obj.wav2pix,
+                     ev_noise=cfg.ev_noise, embed_dim=data.voice_ev.shape[1], crop_frames=cfg.crop_frames(hop_ms),
+                     n_frames=0 if data.voice_feat is None else data.voice_feat.shape[2],
+                     augment_shift=cfg.augment_shift, image_size=model.cfg.image_size)
+    nets = model
+    if ddp is not None:
+        b, nets = b.shard(ddp.ctx.share(cfg.batch_size)), ddp
+    b = b.to(device)
+    x = step_inputs(data, b, obj.wav2pix, vnet)
+
+    with autocast(device, cfg.precision):
+        fake = nets.g(x.e_v, b.noise, b.drop)
+        loss_d, terms_d, out_real, out_fake = obj.d_phase(nets.judge, x, fake.detach())
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
@@ -188,12 +219,8 @@ def train_step(model: FEGAN, opt_g, opt_d, data: GANData, gen: torch.Generator, 
     for p in d_params:
         p.requires_grad_(False)
     try:
-        with autocast(device, precision):
-            out_gen = model.judge(fake, e_v, features=wav2pix, img1=aug(fake))
-            if wav2pix:
-                loss_g, terms_g = wav2pix_g_loss(out_gen["d1"], out_gen["f1"], real_map, fake, real)
-            else:
-                loss_g, terms_g = g_loss(out_gen, voice_id, voice_emo)
+        with autocast(device, cfg.precision):
+            loss_g, terms_g, out_gen = obj.g_phase(model.judge, x, fake)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
     finally:
@@ -203,7 +230,7 @@ def train_step(model: FEGAN, opt_g, opt_d, data: GANData, gen: torch.Generator, 
 
     with torch.no_grad():
         return _step_logs(terms_d, terms_g, loss_d, loss_g, out_real, out_fake, out_gen,
-                          face_id, face_emo, voice_id, voice_emo, least_squares=wav2pix)
+                          x.face_id, x.face_emo, x.voice_id, x.voice_emo, least_squares=obj.wav2pix)
 
 
 def _step_logs(terms_d, terms_g, loss_d, loss_g, out_real, out_fake, out_gen, face_id, face_emo, voice_id,
@@ -227,13 +254,15 @@ def _step_logs(terms_d, terms_g, loss_d, loss_g, out_real, out_fake, out_gen, fa
 def train_gan(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lambda2: float, data: GANData,
               device, ckpt_path: str | Path, log: Callable[[int, dict], None] | None = None,
               sample: Callable[[int, FEGAN, torch.nn.Module], None] | None = None,
-              stop_after: int | None = None) -> tuple[FEGAN, torch.nn.Module]:
+              stop_after: int | None = None, vnet: torch.nn.Module | None = None,
+              hop_ms: float = 16.0) -> tuple[FEGAN, torch.nn.Module]:
     """Train, resuming from ``ckpt_path`` when it holds a checkpoint of this same run.
 
     Returns the model and the generator to export: G's weight average (BatchNorm statistics
     recalibrated on the training voices), or G itself with ``ema_images: 0``; in eval mode.
     ``sample(step, model, g)`` gets the same. ``stop_after`` ends the loop early after that
-    many steps (a kill, for tests). Under torchrun (WORLD_SIZE > 1) this joins the process
+    many steps (a kill, for tests). ``vnet`` (frozen, eval mode) embeds the voice crops of
+    ``train.voice_crops``, whose features have a hop of ``hop_ms``. Under torchrun (WORLD_SIZE > 1) this joins the process
     group (unless the caller has) and trains with DDP; only rank 0 calls ``log`` and
     ``sample`` and writes the checkpoint.
     """
@@ -241,7 +270,11 @@ def train_gan(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, l
     with distributed.session(device) as (ctx, device):
         if not ctx.is_main:
             log = sample = None
-        return _train(model_cfg, train_cfg, lambda1, lambda2, data, device, ckpt_path, log, sample, stop_after)
+        if train_cfg.voice_crops and (vnet is None or data.voice_feat is None or data.face_voice is None):
+            from ..errors import FeganError
+            raise FeganError("train.voice_crops needs V-net and the training voices' features")
+        return _train(model_cfg, train_cfg, lambda1, lambda2, data, device, ckpt_path, log, sample, stop_after,
+                      vnet, hop_ms)
 
 
 def export_generator(model: FEGAN, ema: EMA | None, voice_ev: torch.Tensor, seed: int) -> torch.nn.Module:
@@ -253,15 +286,17 @@ def export_generator(model: FEGAN, ema: EMA | None, voice_ev: torch.Tensor, seed
 
 
 def _train(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lambda2: float, data: GANData,
-           device, ckpt_path: Path, log, sample, stop_after: int | None) -> tuple[FEGAN, torch.nn.Module]:
+           device, ckpt_path: Path, log, sample, stop_after: int | None, vnet, hop_ms: float
+           ) -> tuple[FEGAN, torch.nn.Module]:
     ctx = distributed.current()
-    fp = fingerprint(model_cfg, train_cfg, (lambda1, lambda2), data)   # on the CPU copy: device-independent
+    fp = fingerprint(model_cfg, train_cfg, (lambda1, lambda2), data, train_cfg.crop_frames(hop_ms))
     data = data.to(device)
+    if vnet is not None:
+        vnet = vnet.to(device).eval().requires_grad_(False)
     torch.manual_seed(train_cfg.seed)
     gen = torch.Generator().manual_seed(train_cfg.seed)
     model, opt_g, opt_d = build(model_cfg, train_cfg, device)    # the same initial weights on every rank
     ema = EMA(model.g, train_cfg.ema_images, train_cfg.ema_rampup) if train_cfg.ema_images > 0 else None
-    distributed.own_rng(train_cfg.seed)     # several ranks: dropout masks of each one's own
     start = 0
     ckpt_path = Path(ckpt_path)
     if resumable_step(ckpt_path, fp, train_cfg.iterations):
@@ -273,7 +308,6 @@ def _train(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lamb
             ema.load_state_dict(ck["g_ema"])
         checkpoint.set_rng_state(ck["rng"], gen, device)
         start = int(ck["step"])
-        distributed.own_rng(train_cfg.seed, start, ck.get("rng_ranks"), device)
     ddp = distributed.wrap(model, ctx, device)     # None for one process
     model.train()
     # rank 0 shows the step, the rate, the ETA, this step's losses and the last sample grid's step
@@ -282,8 +316,7 @@ def _train(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lamb
         for step in range(start, train_cfg.iterations):
             if stop_after is not None and step >= stop_after:
                 break
-            logs = train_step(model, opt_g, opt_d, data, gen, train_cfg.batch_size, lambda1, lambda2, device, ddp,
-                              train_cfg.precision, train_cfg.augment_shift)
+            logs = train_step(model, opt_g, opt_d, data, gen, train_cfg, lambda1, lambda2, device, ddp, vnet, hop_ms)
             done = step + 1
             if ema is not None:
                 ema.update(model.g, done * train_cfg.batch_size, train_cfg.batch_size)
@@ -296,12 +329,11 @@ def _train(model_cfg: GANConfig, train_cfg: GANTrainConfig, lambda1: float, lamb
                 model.g.train()
                 sampled = f", sample {done}"
             if done % train_cfg.checkpoint_every == 0 or done == train_cfg.iterations:
-                ranks = distributed.rng_states(device)    # a collective: every rank takes part, rank 0 writes
                 if ctx.is_main:
                     extra = {"g_ema": ema.state_dict()} if ema is not None else {}
                     checkpoint.save(ckpt_path, step=done, fingerprint=fp, model_config=model_cfg.to_dict(),
                                     model=model.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
-                                    rng=checkpoint.rng_state(gen, device), **ranks, **extra)
+                                    rng=checkpoint.rng_state(gen, device), **extra)
                 distributed.barrier()    # the file is whole before any rank goes on (and may read it)
             bar.set_postfix_str(f"loss_DC {logs['loss_DC']:.3f}, loss_G {logs['loss_G']:.3f}{sampled}", refresh=False)
             bar.update()

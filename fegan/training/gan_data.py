@@ -6,12 +6,15 @@ import torch
 from safetensors.numpy import load_file
 
 from .. import paths
-from .data import Labels, load_faces, usable_clips
+from .data import Labels, load_faces, load_features, usable_clips
 from .gan import GANData
 
 
-def gan_data(split: str, labels: Labels) -> GANData:
-    """Faces and voices of one split, with labels and the E_v of every face's clip."""
+def gan_data(split: str, labels: Labels, features: bool = False) -> GANData:
+    """Faces and voices of one split, with labels and the E_v of every face's clip.
+
+    ``features``: also every voice's features and each face's voice row (``train.voice_crops``).
+    """
     clips = usable_clips()
     emb = load_file(paths.EMBEDDINGS)
     ev_by_row = dict(zip(emb["clip_row"].tolist(), range(len(emb["clip_row"]))))
@@ -23,10 +26,15 @@ def gan_data(split: str, labels: Labels) -> GANData:
     voices = clips[clips.split == split]
     faces = load_faces()
     ev_face = torch.stack([e_v_all[ev_by_row[r]] for r in fi.row_feat]) if len(fi) else torch.zeros(0, 128)
+    extra = {}
+    if features:
+        voice_of_row = {r: i for i, r in enumerate(voices.row)}
+        extra = dict(voice_feat=load_features()[torch.as_tensor(voices.row.to_numpy().copy())],
+                     face_voice=torch.as_tensor([voice_of_row[r] for r in fi.row_feat], dtype=torch.int64))
     return GANData(
         faces=faces[torch.as_tensor(fi.row.to_numpy().copy())],
         face_id=torch.from_numpy(labels.actor_index(fi.actor)), face_emo=torch.from_numpy(labels.emotion_index(fi.emotion)),
         face_ev=ev_face,
         voice_ev=torch.stack([e_v_all[ev_by_row[r]] for r in voices.row]),
         voice_id=torch.from_numpy(labels.actor_index(voices.actor)),
-        voice_emo=torch.from_numpy(labels.emotion_index(voices.emotion)))
+        voice_emo=torch.from_numpy(labels.emotion_index(voices.emotion)), **extra)

@@ -8,6 +8,7 @@ import torch
 
 from .. import paths
 from ..models.config import GANConfig
+from ..models.vnet import from_checkpoint as vnet_from_checkpoint
 from ..params import build_config
 from . import checkpoint, distributed
 from .data import Labels, usable_clips
@@ -66,7 +67,9 @@ def stage(params: dict) -> str:
                                     "embed_dim": vnet["config"]["channels"][-1],
                                     "n_identities": len(labels.actors), "n_emotions": len(labels.emotions)},
                         "model")
-    train, test = gan_data("train", labels), gan_data("test", labels)
+    train, test = gan_data("train", labels, features=tcfg.voice_crops), gan_data("test", labels)
+    hop_ms = float(params["features"]["hop_ms"])
+    encoder = vnet_from_checkpoint(vnet) if tcfg.voice_crops else None
     lam1, lam2 = float(params["lambda1"]), float(params["lambda2"])
 
     # fixed noise and fixed test voices (one per identity) for the sample grids
@@ -78,7 +81,8 @@ def stage(params: dict) -> str:
 
     # curves continue (dvclive resume) only when the checkpoint is this run's; dvc.yaml
     # persists dvclive/fegan/plots beside the checkpoint for that
-    resuming = resumable_step(paths.GAN_CHECKPOINT, fingerprint(mcfg, tcfg, (lam1, lam2), train),
+    resuming = resumable_step(paths.GAN_CHECKPOINT, fingerprint(mcfg, tcfg, (lam1, lam2), train,
+                                                                tcfg.crop_frames(hop_ms)),
                               tcfg.iterations) > 0
     with open_live(paths.GAN_LIVE, resume=resuming) if ctx.is_main else contextlib.nullcontext() as live:
         log = Curves(live, tcfg.log_every, tcfg.iterations)
@@ -90,7 +94,8 @@ def stage(params: dict) -> str:
             live.log_image(f"samples/step_{step:06d}.png", Image.fromarray(grid))
 
         model, g_out = train_gan(mcfg, tcfg, lam1, lam2, train, device, paths.GAN_CHECKPOINT,
-                                 log=log if ctx.is_main else None, sample=sample if ctx.is_main else None)
+                                 log=log if ctx.is_main else None, sample=sample if ctx.is_main else None,
+                                 vnet=encoder, hop_ms=hop_ms)
         if not ctx.is_main:
             return f"train_fegan: rank {ctx.rank} of {ctx.world_size} done (rank 0 writes the outputs)"
         metrics = {**{f"{k}_test_real": v for k, v in head_accuracy(model, test, device).items()},

@@ -32,10 +32,12 @@ class VNetTrainConfig:
     seed: int = 0
 
 
-def random_crops(x: torch.Tensor, length: int, gen: torch.Generator) -> torch.Tensor:
-    """(B, F, T) -> (B, F, length), a random start per row."""
-    starts = torch.randint(0, x.shape[2] - length + 1, (x.shape[0],), generator=gen)
-    idx = starts[:, None] + torch.arange(length)                        # (B, L)
+def random_crops(x: torch.Tensor, length: int, gen: torch.Generator | None = None,
+                 starts: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, F, T) -> (B, F, length), a random start per row (or the given ``starts``, (B,))."""
+    if starts is None:
+        starts = torch.randint(0, x.shape[2] - length + 1, (x.shape[0],), generator=gen)
+    idx = starts[:, None].to(x.device) + torch.arange(length, device=x.device)     # (B, L)
     return torch.gather(x, 2, idx[:, None, :].expand(-1, x.shape[1], -1).to(x.device))
 
 

@@ -1,0 +1,65 @@
+"""FE-GAN's training recipes: the paper's text, the authors' code, and fegan's first default.
+
+Read side by side, the paper (Fang et al. 2021), the authors' code
+(fanguu/FE-GAN-voice-to-face-v2.0, ``gan_train_v2.py``; ``gan_train.py`` is stale) and fegan's
+first default differ in a handful of choices. Each one is a param, and a recipe is the set of
+values of all of them; ``fegan recipe NAME`` writes one into params.yaml (the keys of
+``profiles``: scale, dataset and learning rate, are left alone), ``--print-dvc`` prints it as
+``dvc exp run -S ...``. Every recipe sets the same keys, so applying one after another is exact.
+
+| key | paper | authors | fegan-v1 |
+|---|---|---|---|
+| ``train.voice_crops`` | on: 300-800 ms crops "to augment the training data" (3.2) | on: a fresh crop of every voice each step through the frozen V-net (``dataset.py``, ``utils.py: get_collate_fn``) | off: one E_v per clip |
+| ``train.classify_fakes`` | on: eqs. 1-2 have the fake term | off: C1/C2 step on real faces only (``gan_train_v2.py``, the D/C step's ``C1_real_loss + C2_real_loss``) | on |
+| ``model.normalize_ev`` / ``train.ev_noise`` / ``model.noise_dim`` | raw E_v and a 128-d N(0, I) | ``F.normalize(E_v) + 0.05 N(0, I)``, renormalised, as G's only input; no noise at test | as the paper |
+| ``train.lambda_in_g`` | off: lambda weighs L_D1/L_D2 of the D step; G's adversarial term is 1/2 (L_G1 + L_G2) (eqs. 3-5) | on: ``1*D1 + 0*D2`` in both steps | off |
+| ``lambda1`` / ``lambda2`` | 0.7 / 0.3 | 1 / 0 (the final script; the logged runs also 0.5/0.5, 0.7/0.3, 0.3/0.7) | 0.7 / 0.3 |
+| ``train.ema_images`` / ``train.augment_shift`` | 0 / 0 (none) | 0 / 0 (none) | 10000 / 0.125 (fegan's additions) |
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import FeganError
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "paper": {
+        "train.voice_crops": True, "train.classify_fakes": True, "model.normalize_ev": False,
+        "train.ev_noise": 0.0, "model.noise_dim": 128, "train.lambda_in_g": False,
+        "lambda1": 0.7, "lambda2": 0.3, "train.ema_images": 0, "train.augment_shift": 0.0,
+    },
+    "authors": {
+        "train.voice_crops": True, "train.classify_fakes": False, "model.normalize_ev": True,
+        "train.ev_noise": 0.05, "model.noise_dim": 0, "train.lambda_in_g": True,
+        "lambda1": 1.0, "lambda2": 0.0, "train.ema_images": 0, "train.augment_shift": 0.0,
+    },
+    "fegan-v1": {
+        "train.voice_crops": False, "train.classify_fakes": True, "model.normalize_ev": False,
+        "train.ev_noise": 0.0, "model.noise_dim": 128, "train.lambda_in_g": False,
+        "lambda1": 0.7, "lambda2": 0.3, "train.ema_images": 10000, "train.augment_shift": 0.125,
+    },
+}
+KEYS = list(RECIPES["paper"])
+assert all(list(r) == KEYS for r in RECIPES.values()), "every recipe sets the same keys"
+
+
+def recipe_values(name: str) -> dict[str, Any]:
+    if name not in RECIPES:
+        raise FeganError(f"unknown recipe {name!r} (known: {', '.join(RECIPES)})")
+    return dict(RECIPES[name])
+
+
+def active(params: dict) -> list[str]:
+    """The recipes whose every key params (a loaded params.yaml) has now."""
+    def get(key):
+        node = params
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return KeyError
+            node = node[part]
+        return node
+    return [n for n, r in RECIPES.items() if all(_same(get(k), v) for k, v in r.items())]
+
+
+def _same(a, b) -> bool:
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
