@@ -18,6 +18,8 @@ values of all of them; ``fegan recipe NAME`` writes one into params.yaml (the ke
 """
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
 from typing import Any
 
 from .errors import FeganError
@@ -39,6 +41,13 @@ RECIPES: dict[str, dict[str, Any]] = {
         "lambda1": 0.7, "lambda2": 0.3, "train.ema_images": 10000, "train.augment_shift": 0.125,
     },
 }
+HELP = {
+    "paper": "the paper's text: voice crops, C1/C2 on real and generated faces, E_v beside 128-d noise, "
+             "lambda in the D step",
+    "authors": "the authors' gan_train_v2.py: voice crops, C1/C2 on real faces, unit E_v + 0.05 noise alone, "
+               "1*D1 + 0*D2 in both steps",
+    "fegan-v1": "fegan's first default: one E_v per clip, the paper's losses, EMA of G, D1 augmentation",
+}
 KEYS = list(RECIPES["paper"])
 assert all(list(r) == KEYS for r in RECIPES.values()), "every recipe sets the same keys"
 
@@ -47,6 +56,33 @@ def recipe_values(name: str) -> dict[str, Any]:
     if name not in RECIPES:
         raise FeganError(f"unknown recipe {name!r} (known: {', '.join(RECIPES)})")
     return dict(RECIPES[name])
+
+
+def apply_recipe(name: str, params_file: str | Path = "params.yaml") -> list[tuple[str, Any, Any]]:
+    """Rewrite ``params_file`` with recipe ``name`` (comments and order kept, written atomically);
+    returns [(key, old, new)] it changed."""
+    from .io import atomic_path
+    from .profiles import apply_to_text
+
+    values = recipe_values(name)
+    path = Path(params_file)
+    if not path.is_file():
+        raise FeganError(f"no params file at {path} (run from the repository root)")
+    new, changed = apply_to_text(path.read_text(), values)
+    if changed:
+        with atomic_path(path, suffix=".yaml") as tmp:
+            tmp.write_text(new)
+    return changed
+
+
+def dvc_command(name: str) -> str:
+    """The same switch as one ``dvc exp run -S ...`` line (leaves params.yaml as it is)."""
+    from .overrides import format_value
+
+    args = ["dvc", "exp", "run"]
+    for key, value in recipe_values(name).items():
+        args += ["-S", f"{key}={format_value(value)}"]
+    return shlex.join(args)
 
 
 def active(params: dict) -> list[str]:
