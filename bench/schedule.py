@@ -38,6 +38,7 @@ def main() -> None:
     import numpy as np
     import torch
 
+    from fegan.evaluation.judges_stage import load_judges
     from fegan.evaluation.stage import EvalConfig, Judges, generate
     from fegan.models.config import GANConfig
     from fegan.params import build_config, load_params
@@ -64,7 +65,7 @@ def main() -> None:
     train, test = gan_data("train", labels), gan_data("test", labels)
     ecfg = build_config(EvalConfig, params["evaluate"], "evaluate")
     device = torch.device("cpu")
-    judges = Judges(ecfg, train, params["faces"]["padding"], len(labels.actors), len(labels.emotions), device)
+    judges = Judges(ecfg, *load_judges(labels), train, params["faces"]["padding"], device)   # train_judges' judges
     real_feats = judges.features(test.faces.numpy(), real=True)
     n = ecfg.samples_per_voice
     id_true, emo_true = test.voice_id.numpy().repeat(n), test.voice_emo.numpy().repeat(n)

@@ -320,11 +320,52 @@ def profile(name, raw_dir, params_file, print_dvc):
         click.echo(f"{params_file}: profile {name} ({len(changed)} key(s) changed); `dvc repro` runs it")
 
 
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--params", "params_file", default="params.yaml", show_default=True,
+              type=click.Path(dir_okay=False))
+@click.option("--print-dvc", is_flag=True,
+              help="print the same switch as one `dvc exp run -S ...` line; params.yaml is left as it is")
+def recipe(name, params_file, print_dvc):
+    """Switch params.yaml to a training recipe: paper, authors, fegan-v1.
+
+    The paper's text, the authors' code (gan_train_v2.py) or fegan's first default: the choices
+    where they differ (fegan/recipes.py). Rewrites only the recipe's keys, as `fegan profile`
+    does; scale, dataset and learning rate are the profile's. Without NAME, lists the recipes.
+    """
+    from pathlib import Path
+
+    from .params import read_yaml
+    from .recipes import HELP, RECIPES, active, apply_recipe, dvc_command, recipe_values
+
+    if name is None:
+        try:
+            on = active(read_yaml(Path(params_file).read_text()) or {})
+        except OSError:
+            on = []
+        for n in RECIPES:
+            click.echo(f"{n:10s} {HELP[n]}{'  (active)' if n in on else ''}")
+        return
+    if print_dvc:
+        recipe_values(name)
+        click.echo(dvc_command(name))
+        return
+    changed = apply_recipe(name, params_file)
+    if not changed:
+        click.echo(f"{params_file} already has recipe {name}")
+    for key, old, new in changed:
+        click.echo(f"{key}: {old} -> {new}")
+    if changed:
+        click.echo(f"{params_file}: recipe {name} ({len(changed)} key(s) changed); `dvc repro` runs it")
+
+
 _stage_command("synthesize", "fegan.synth.dataset", "Write the synthetic dataset from params.yaml's `synth`.")
 _stage_command("demux", "fegan.preprocess.demux", "Find clips, parse labels, split, decode 32 kHz audio.")
 _stage_command("vad", "fegan.preprocess.vad", "webrtcvad speech segments per clip.")
 _stage_command("features", "fegan.preprocess.features", "Fbank/MFCC/spectrogram of 10 s of voiced audio.")
 _stage_command("faces", "fegan.preprocess.faces", "dlib face detection, 5-point alignment, crops.")
+_stage_command("train_judges", "fegan.evaluation.judges_stage",
+               "The identity and emotion judges of evaluate, trained on real training faces only.")
 _stage_command("train_vnet", "fegan.training.vnet_stage", "V-net pretraining as a speaker classifier; E_v of every clip.")
 _stage_command("train_fegan", "fegan.training.gan_stage", "G-net with (D1, C1) and (D2, C2): the triple loss; resumes a killed run.")
 _stage_command("evaluate", "fegan.evaluation.stage",

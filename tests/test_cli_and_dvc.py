@@ -56,28 +56,40 @@ def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tiny_proje
     # not demux, vad or faces
     assert change("features", "kind", "mfcc") == ["features", "train_vnet", "train_fegan", "evaluate"]
     # VAD padding changes what is voiced: vad, features and faces and what learns from them, not demux
-    assert change("vad", "padding_ms", 120) == ["vad", "features", "faces", "train_vnet", "train_fegan",
-                                                "evaluate"]
-    # an evaluation setting reruns the evaluation only
+    assert change("vad", "padding_ms", 120) == ["vad", "features", "faces", "train_judges", "train_vnet",
+                                                "train_fegan", "evaluate"]
+    # an evaluation setting reruns the evaluation only; a judge's, the judges and the evaluation
     assert change("evaluate", "talkers", 2) == ["evaluate"]
+    params["evaluate"]["identity"]["steps"] = 25
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert _ran(_run(["dvc", "repro", *STAGES], tmp_path).stdout) == ["train_judges", "evaluate"]
     _commit(tmp_path, "y")
     # the user's own example: lambda1 is a top-level key read by train_fegan only
     exp = _run(["dvc", "exp", "run", "-S", "lambda1=0.5"], tmp_path).stdout
-    assert _ran(exp) == ["train_fegan", "evaluate"]
+    assert _ran(exp) == ["train_fegan", "evaluate"]           # not the judges: they are the fixed rulers
     assert yaml.safe_load((tmp_path / "params.yaml").read_text())["lambda1"] == 0.5
 
     # the two runs side by side: FID, identity and emotion accuracy (generated and real ceiling)
     diff = json.loads(_run(["dvc", "metrics", "diff", "--all", "--json"], tmp_path).stdout)
     ev = diff["metrics/eval.json"]
     for k in ("fid", "kid", "id_acc", "emo_acc", "id_acc_real", "emo_acc_real", "id_acc_descriptor",
-              "id_acc_swapped", "id_acc_swapped_own"):
+              "id_acc_swapped", "id_acc_swapped_own", "val_fid", "val_id_acc", "val_emo_acc", "val_diversity_pixel",
+              "diversity_pixel", "diversity_pixel_real", "vnet_acc", "val_vnet_acc"):
         assert isinstance(ev[k]["old"], float) and isinstance(ev[k]["new"], float), (k, ev[k])
+    # 4 test voices (2 a speaker), 2 faces each: at most 8 distinct images; V-net is the same in both runs
+    assert 4 <= ev["n_distinct_generated"]["new"] <= 8 and ev["vnet_acc"]["new"] == ev["vnet_acc"]["old"]
+    # the tiny split: 1 val clip of each speaker's 4-clip group (data.val_fraction 0.15), 3 faces a clip
+    assert ev["n_val_voices"]["new"] == 2 and ev["n_val_faces_real"]["new"] == 6
+    assert all(v["old"] == v["new"] for v in diff["metrics/judges.json"].values())     # the same judges
     # the identity judge on the 11-12 held-out real faces of 4 clips, 2 actors: chance 0.5, and
     # >= 0.75 (9 right) has binomial p 0.03-0.07: a check that the judge runs and reads, not evidence
     assert ev["id_acc_real"]["new"] >= 0.75
     assert ev["fid"]["new"] > 0 and 0 <= ev["id_acc"]["new"] <= 1
     rob = diff["metrics/robustness.json"]
-    assert {"snr01db_fid", "snr25db_id_acc", "dur01s_emo_acc", "dur01s_seconds"} <= set(rob)
+    assert {"snr01db_fid", "snr25db_id_acc", "dur01s_emo_acc", "dur01s_seconds", "snr01db_vnet_acc"} <= set(rob)
+    assert 0 <= rob["snr01db_vnet_acc"]["new"] <= 1
+    judges = json.loads((tmp_path / "metrics/judges.json").read_text())
+    assert judges["identity_test_acc"] == ev["id_acc_real"]["new"] and 0 < judges["emotion_val_acc"] <= 1
     shown = _run(["dvc", "metrics", "show"], tmp_path).stdout
     assert "id_acc_real" in shown and "snr01db_fid" in shown
 

@@ -21,7 +21,7 @@ from PIL import Image
 from fegan import paths
 from fegan.cli import cli
 
-MODELS = [paths.VNET, paths.GENERATOR, paths.EMOTION_JUDGE]
+MODELS = [paths.VNET, paths.GENERATOR, paths.IDENTITY_JUDGE, paths.EMOTION_JUDGE]
 
 
 def _cached_outs(repo: Path) -> dict[str, dict]:

@@ -65,7 +65,20 @@ def _images(u8: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def train_judge(cfg: JudgeConfig, faces: np.ndarray, labels: np.ndarray, n_classes: int) -> FaceClassifier:
-    """Fit on (N >= 2, 3, S, S) uint8 real faces with their class indices; CPU, seeded."""
+    """Fit on (N >= 2, 3, S, S) uint8 real faces with their class indices; CPU, seeded, one thread.
+
+    One thread: a multi-threaded CPU reduction may sum in another order on another core count,
+    and the judges are the fixed rulers every GAN run is measured with (bit for bit the same
+    judge on any machine's core count, tests/test_judges.py). The caller's count is restored."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(cfg, faces, labels, n_classes)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: JudgeConfig, faces: np.ndarray, labels: np.ndarray, n_classes: int) -> FaceClassifier:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     net = FaceClassifier(n_classes, cfg.width)
@@ -96,25 +109,33 @@ def predict(net: FaceClassifier, faces: np.ndarray, batch: int = 256) -> np.ndar
                           or [np.zeros(0, dtype=np.int64)])
 
 
-def save_judge(path, net: FaceClassifier, cfg: JudgeConfig, classes: list[str]) -> None:
-    """The trained judge with its config and class names (``fegan demo`` reads the emotion
-    judge's verdict on each face it draws)."""
+def save_judge(path, net: FaceClassifier, cfg: JudgeConfig, classes: list[str],
+               labels: list[int] | None = None) -> None:
+    """The trained judge with its config, class names and the dataset labels of its classes
+    (actor or emotion codes, in class-index order: ``evaluate`` checks them against the
+    generator's; ``fegan demo`` reads the emotion judge's verdict on each face it draws)."""
     from dataclasses import asdict
 
     from ..training import checkpoint
 
     checkpoint.save(path, state_dict=net.state_dict(), config=asdict(cfg), classes=list(classes),
-                    n_classes=len(classes))
+                    n_classes=len(classes), labels=[int(v) for v in (labels or [])])
 
 
 def load_judge(path) -> tuple[FaceClassifier, list[str]]:
     """``save_judge``'s file -> (the judge in eval mode, its class names)."""
+    net, classes, _ = load_judge_labelled(path)
+    return net, classes
+
+
+def load_judge_labelled(path) -> tuple[FaceClassifier, list[str], list[int]]:
+    """``save_judge``'s file -> (the judge in eval mode, its class names, its classes' dataset labels)."""
     from ..training import checkpoint
 
     ck = checkpoint.load(path)
     net = FaceClassifier(int(ck["n_classes"]), int(ck["config"]["width"]))
     net.load_state_dict(ck["state_dict"])
-    return net.eval(), list(ck["classes"])
+    return net.eval(), list(ck["classes"]), [int(v) for v in ck.get("labels", [])]
 
 
 @torch.no_grad()

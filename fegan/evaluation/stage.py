@@ -1,13 +1,19 @@
 """The `evaluate` stage (paper 4.2 and Tables 3-5; SPEC section 4).
 
-Faces are generated from voices the GAN never trained on (the test split) and
-judged from outside the GAN:
-- FID and KID against the real test faces, through pytorch-fid's Inception
+Faces are generated from voices the GAN never trained on (the test split, and the val
+split, ``val_``-prefixed: the readings hyper-parameters are chosen on) and judged from
+outside the GAN:
+- FID and KID against the real faces of the same split, through pytorch-fid's Inception
   (``fegan.metrics``); IS when the original Inception weights are present;
 - identity and emotion accuracy by the paper-style judges (``judge.train_judge``: CNNs
-  trained on real training faces only, as the paper fine-tunes VGG-Face on the dataset);
-  their accuracy on real test faces is the ceiling reported beside. dlib's frozen face
-  descriptor gives a second identity reading, ``id_acc_descriptor``;
+  trained on real training faces only, as the paper fine-tunes VGG-Face on the dataset;
+  the `train_judges` stage trains them, ``judges_stage``); their accuracy on real faces is
+  the ceiling reported beside. dlib's frozen face descriptor gives a second identity
+  reading, ``id_acc_descriptor``;
+- diversity (``fegan.metrics.diversity``): how far apart one voice's noise draws are, beside
+  real faces of one (actor, emotion), and how many distinct images FID/KID rest on;
+- V-net's own speaker accuracy on the same voices (``vnet_acc``, and under each robustness
+  condition), so a table shows whether V-net or G loses the speaker;
 - the voice-following control: the same noise with *other speakers'* test E_v (each voice
   swapped for one of the next speaker, same emotion where there is one) must be named as
   the donor speaker (``id_acc_swapped``), not as the original one;
@@ -35,7 +41,7 @@ from ..preprocess.common import clip_audio
 from ..preprocess.features import compute
 from ..preprocess.vad import voiced_audio
 from ..training import checkpoint
-from ..training.data import Labels, usable_clips
+from ..training.data import Labels, load_features, usable_clips
 from ..training.device import resolve_device
 from ..training.gan_data import gan_data
 from ..training.stages import write_json
@@ -43,7 +49,8 @@ from ..training.vnet import embed_all
 from . import plots
 from .conditions import apply, conditions
 from .descriptor import DescriptorJudge, cached_descriptors, descriptors
-from .judge import JudgeConfig, predict, save_judge, train_judge
+from .judge import predict
+from .judges_stage import load_judges
 
 REPORTS = "reports"
 ROBUSTNESS_METRICS = "metrics/robustness.json"
@@ -64,8 +71,8 @@ class EvalConfig:
     kid_subset_size: int = 1000
     cache_dir: str = "data/cache"
     batch_size: int = 64
-    identity: dict = field(default_factory=dict)     # the identity judge (JudgeConfig)
-    emotion: dict = field(default_factory=dict)      # the emotion judge (JudgeConfig)
+    identity: dict = field(default_factory=dict)     # the identity judge (JudgeConfig): train_judges reads it
+    emotion: dict = field(default_factory=dict)      # the emotion judge (JudgeConfig): train_judges reads it
 
     def validate(self) -> None:
         if self.samples_per_voice < 1 or self.robust_samples_per_voice < 1 or self.talkers < 1:
@@ -106,18 +113,14 @@ def swap_speakers(voice_id: np.ndarray, voice_emo: np.ndarray) -> np.ndarray:
 class Judges:
     """Everything that scores a set of faces: the identity and emotion judges, the descriptor, Inception."""
 
-    PHASES = 4     # what __init__ tells ``phase`` it begins
+    PHASES = 2     # what __init__ tells ``phase`` it begins
 
-    def __init__(self, cfg: EvalConfig, train, padding: float, n_identities: int, n_emotions: int, device,
-                 phase=lambda name: None):
+    def __init__(self, cfg: EvalConfig, identity, emotion, train, padding: float, device, phase=lambda name: None):
+        """``identity``, ``emotion``: the judges `train_judges` wrote (``load_judges``); ``train``: the
+        real training faces (``face_id``), which the descriptor's classifier is fitted on."""
         self.cfg, self.padding, self.device = cfg, padding, device
+        self.identity, self.emotion = identity, emotion
         faces = train.faces.numpy()
-        phase(f"identity judge on {len(faces)} real training faces")
-        self.identity = train_judge(build_config(JudgeConfig, cfg.identity, "evaluate.identity"), faces,
-                                    train.face_id.numpy(), n_identities)
-        phase(f"emotion judge on {len(faces)} real training faces")
-        self.emotion = train_judge(build_config(JudgeConfig, cfg.emotion, "evaluate.emotion"), faces,
-                                   train.face_emo.numpy(), n_emotions)
         phase(f"dlib descriptors of {len(faces)} real training faces")
         self.descriptor = DescriptorJudge(cfg.seed).fit(self.descriptors(faces, real=True), train.face_id.numpy())
         phase("loading the Inception network")
@@ -155,14 +158,21 @@ class Judges:
         return acc, id_pred, emo_pred
 
     def score(self, fake: np.ndarray, id_true: np.ndarray, emo_true: np.ndarray, real_feats: np.ndarray,
-              descriptor: int = 1) -> tuple[dict[str, float], dict[str, str], np.ndarray, np.ndarray]:
-        """Accuracies, FID, KID (and IS when possible) of generated faces against real ones."""
+              descriptor: int = 1, diversity: dict | None = None
+              ) -> tuple[dict[str, float], dict[str, str], np.ndarray, np.ndarray]:
+        """Accuracies, FID, KID (and IS when possible) of generated faces against real ones.
+
+        ``diversity``: ``fake_groups`` (each generated face's voice), ``real_images`` and
+        ``real_groups`` (the real faces of ``real_feats`` and their (actor, emotion)) add the
+        diversity readings (``fegan.metrics.diversity``)."""
         acc, id_pred, emo_pred = self.accuracy(fake, id_true, emo_true, descriptor=descriptor)
         feats = self.features(fake)
+        names = ("fid", "kid", "is") + (("diversity",) if diversity else ())
         values, skipped = compute_metrics(MetricInputs(
             real=real_feats, fake=feats, real_logits=self.logits(real_feats), fake_logits=self.logits(feats),
             no_logits_reason=self.no_is_reason(), kid_subset_size=self.cfg.kid_subset_size,
-            is_splits=min(10, len(fake)), seed=self.cfg.seed))
+            is_splits=min(10, len(fake)), seed=self.cfg.seed,
+            **({"fake_images": fake, **diversity} if diversity else {})), names)
         return {**acc, **values}, skipped, id_pred, emo_pred
 
     def no_is_reason(self) -> str | None:
@@ -186,40 +196,66 @@ def _test_waves() -> tuple[list[np.ndarray], int]:
 
 def stage(params: dict) -> str:
     cfg = build_config(EvalConfig, params.get("evaluate"), "evaluate")
-    # the phases as they begin, with their count: the judges', five below, one a robustness condition, the reports
-    total = Judges.PHASES + 5 + len(conditions(cfg.snr_db, cfg.durations_s)) + 1
+    # the phases as they begin, with their count: the judges', six below, one a robustness condition, the reports
+    total = Judges.PHASES + 6 + len(conditions(cfg.snr_db, cfg.durations_s)) + 1
     with progress.Phases("evaluate", total) as phases:
         return _evaluate(params, cfg, phases.start)
+
+
+def vnet_accuracy(logits: torch.Tensor, vnet_actors: list, actors: np.ndarray) -> float:
+    """V-net's speaker head against the true actor codes ``actors``. Its class i is
+    ``vnet_actors[i]`` (train_vnet's ``Labels.from_clips`` order, saved in models/vnet.pt), compared
+    by actor code, so it does not rest on the generator's class order being the same."""
+    return float((np.asarray(vnet_actors)[logits.argmax(1).numpy()] == actors).mean())
+
+
+def _groups(face_id: torch.Tensor, face_emo: torch.Tensor) -> np.ndarray:
+    """One number per (actor, emotion) pair."""
+    return face_id.numpy() * (int(face_emo.max()) + 1 if len(face_emo) else 1) + face_emo.numpy()
+
+
+def _voices(g, data, n: int, cfg: EvalConfig, device) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """A split's voices' faces (voice-major, n each), their true labels, and the diversity inputs."""
+    fake = generate(g, data.voice_ev, n, cfg.seed, device, cfg.batch_size)
+    groups = {"fake_groups": np.arange(len(data.voice_ev)).repeat(n), "real_images": data.faces.numpy(),
+              "real_groups": _groups(data.face_id, data.face_emo)}
+    return fake, data.voice_id.numpy().repeat(n), data.voice_emo.numpy().repeat(n), groups
 
 
 def _evaluate(params: dict, cfg: EvalConfig, phase) -> str:
     feat_kw = features_kwargs(params.get("features"))
     device = resolve_device(params.get("device", "auto"))
     g = load_generator(paths.GENERATOR).to(device)
-    vnet = load_vnet(paths.VNET).model
+    venc = load_vnet(paths.VNET)
+    vnet = venc.model
     gen_ck = checkpoint.load(paths.GENERATOR)
     labels = Labels(list(gen_ck["actors"]), list(gen_ck["emotions"]))
     train, test = gan_data("train", labels), gan_data("test", labels)
     if len(test.faces) < 2 or len(test.voice_ev) < 2:
         raise FeganError(f"evaluate: {len(test.voice_ev)} test voices and {len(test.faces)} test faces; "
                          "need at least 2 of each")
-    judges = Judges(cfg, train, params["faces"]["padding"], len(labels.actors), len(labels.emotions), device,
-                    phase)
-    save_judge(paths.EMOTION_JUDGE, judges.emotion, build_config(JudgeConfig, cfg.emotion, "evaluate.emotion"),
-               [EMOTIONS.get(e, str(e)) for e in labels.emotions])
+    # val (data.val_fraction): the readings hyper-parameters are chosen on; none when it is 0
+    val = gan_data("val", labels) if (usable_clips().split == "val").sum() >= 2 else None
+    if val is not None and len(val.faces) < 2:
+        val = None
+    identity, emotion = load_judges(labels)
+    judges = Judges(cfg, identity, emotion, train, params["faces"]["padding"], device, phase)
     n, nr = cfg.samples_per_voice, cfg.robust_samples_per_voice
     test_id, test_emo = test.voice_id.numpy(), test.voice_emo.numpy()
+    actor_codes = np.asarray(labels.actors)
 
-    # real faces: the judges' ceilings, and the test set is the reference of FID/KID
+    # real faces: the judges' ceilings, and each split's real faces are the reference of its FID/KID
     phase(f"Inception features and judges' readings of {len(test.faces) + len(train.faces)} real faces")
     real_feats = judges.features(test.faces.numpy(), real=True)
     real = {s: judges.accuracy(d.faces.numpy(), d.face_id.numpy(), d.face_emo.numpy(), real=True)[0]
             for s, d in (("test", test), ("train", train))}
 
-    phase(f"{len(test.voice_ev) * n} faces from test voices: judges, descriptors, Inception, FID/KID")
-    fake_test = generate(g, test.voice_ev, n, cfg.seed, device, cfg.batch_size)
-    gen_test, skipped, id_pred, emo_pred = judges.score(fake_test, test_id.repeat(n), test_emo.repeat(n),
-                                                        real_feats, descriptor=n)     # one draw per voice
+    phase(f"{len(test.voice_ev) * n} faces from test voices: judges, descriptors, Inception, FID/KID, diversity")
+    fake_test, id_true, emo_true, groups = _voices(g, test, n, cfg, device)
+    gen_test, skipped, id_pred, emo_pred = judges.score(fake_test, id_true, emo_true, real_feats,
+                                                        descriptor=n, diversity=groups)   # one draw per voice
+    clean_feats = load_features()
+    gen_test["vnet_acc"] = _vnet_acc_clean(venc, clean_feats, "test")   # V-net's own reading of the same voices
     # training voices: the accuracies of paper Table 5 (no FID: its sqrtm is the stage's costliest step)
     phase(f"{len(train.voice_ev) * n} faces from training voices: judges")
     gen_train = judges.accuracy(generate(g, train.voice_ev, n, cfg.seed, device, cfg.batch_size),
@@ -233,9 +269,14 @@ def _evaluate(params: dict, cfg: EvalConfig, phase) -> str:
     control = {"id_acc_swapped": float((swap_pred == test_id[donor].repeat(n)).mean()),
                "id_acc_swapped_own": float((swap_pred == test_id.repeat(n)).mean()),
                "emo_acc_swapped": float((predict(judges.emotion, swapped) == test_emo[donor].repeat(n)).mean())}
+    phase(f"{len(val.voice_ev) * n if val is not None else 0} faces from val voices: judges, Inception, FID/KID, "
+          "diversity")
+    gen_val = _val_readings(judges, g, val, n, cfg, device) if val is not None else {}
+    if val is not None:
+        gen_val["val_vnet_acc"] = _vnet_acc_clean(venc, clean_feats, "val")
     metrics = {**gen_test, **control, **{f"{k}_real": v for k, v in real["test"].items()},
                **{f"train_{k}": v for k, v in gen_train.items()},
-               **{f"train_{k}_real": v for k, v in real["train"].items()},
+               **{f"train_{k}_real": v for k, v in real["train"].items()}, **gen_val,
                "chance_identity": 1 / len(labels.actors), "chance_emotion": 1 / len(labels.emotions),
                "n_test_voices": len(test.voice_ev), "n_test_faces_real": len(test.faces),
                "n_generated": len(fake_test), "n_generated_robustness": len(test.voice_ev) * nr}
@@ -248,10 +289,11 @@ def _evaluate(params: dict, cfg: EvalConfig, phase) -> str:
     for cond in conditions(cfg.snr_db, cfg.durations_s):
         phase(f"robustness, {cond.name}: {len(waves) * nr} faces, Inception, FID/KID")
         cw = apply(cond, waves, test_id, sr, cfg.talkers, cfg.seed)
-        e_v, _ = embed_all(vnet, torch.stack([compute(w, sr, **feat_kw) for w in cw]))
+        e_v, logits = embed_all(vnet, torch.stack([compute(w, sr, **feat_kw) for w in cw]))
         scores, _, _, _ = judges.score(generate(g, e_v, nr, cfg.seed, device, cfg.batch_size), test_id.repeat(nr),
                                        test_emo.repeat(nr), real_feats, descriptor=0)
         scores = {k: v for k, v in scores.items() if not k.startswith("is_real") and not k.endswith("_std")}
+        scores["vnet_acc"] = vnet_accuracy(logits, venc.actors, actor_codes[test_id])
         if cond.duration_s is not None:
             scores["seconds"] = float(np.mean([len(w) / sr for w in cw]))
         robust.update({f"{cond.name}_{k}": v for k, v in scores.items()})
@@ -261,10 +303,47 @@ def _evaluate(params: dict, cfg: EvalConfig, phase) -> str:
     _write_reports(metrics, rows, test, fake_test, id_pred, emo_pred, labels, n, is_note)
     write_json(EVAL_METRICS, metrics)
     write_json(ROBUSTNESS_METRICS, robust)
-    return (f"evaluate: FID {metrics['fid']:.1f}, KID {metrics['kid']:.4f} ({len(fake_test)} generated faces), "
-            f"identity {metrics['id_acc']:.3f} (real {metrics['id_acc_real']:.3f}; swapped voices named as the "
-            f"donor {metrics['id_acc_swapped']:.3f}), emotion {metrics['emo_acc']:.3f} "
-            f"(real {metrics['emo_acc_real']:.3f}), descriptor identity {metrics['id_acc_descriptor']:.3f}; {is_note}")
+    return (f"evaluate: FID {metrics['fid']:.1f}, KID {metrics['kid']:.4f} ({len(fake_test)} generated faces, "
+            f"{metrics['n_distinct_generated']} distinct; diversity {metrics.get('diversity_ratio', float('nan')):.2f} "
+            f"of real), identity {metrics['id_acc']:.3f} (real {metrics['id_acc_real']:.3f}; V-net "
+            f"{metrics['vnet_acc']:.3f}; swapped voices named as the donor {metrics['id_acc_swapped']:.3f}), "
+            f"emotion {metrics['emo_acc']:.3f} (real {metrics['emo_acc_real']:.3f}), descriptor identity "
+            f"{metrics['id_acc_descriptor']:.3f}; val FID {metrics.get('val_fid', float('nan')):.1f}, identity "
+            f"{metrics.get('val_id_acc', float('nan')):.3f}, emotion {metrics.get('val_emo_acc', float('nan')):.3f}; "
+            f"{is_note}")
+
+
+def _vnet_acc_clean(venc, feats: torch.Tensor, split: str) -> float:
+    """V-net's speaker accuracy on a split's clips, from the features stage's (clean) features."""
+    clips = usable_clips()
+    sel = clips[clips.split == split]
+    _, logits = embed_all(venc.model, feats[torch.as_tensor(sel.row.to_numpy().copy())])
+    return vnet_accuracy(logits, venc.actors, sel.actor.to_numpy())
+
+
+def _val_readings(judges: Judges, g, val, n: int, cfg: EvalConfig, device) -> dict[str, float]:
+    """The test set's readings on val voices against real val faces, ``val_``-prefixed (no
+    descriptor: it costs 75 ms a face, and val is for choosing, test for reporting)."""
+    real_feats = judges.features(val.faces.numpy(), real=True)
+    real, _, _ = judges.accuracy(val.faces.numpy(), val.face_id.numpy(), val.face_emo.numpy(), real=True,
+                                 descriptor=0)
+    fake, id_true, emo_true, groups = _voices(g, val, n, cfg, device)
+    scores, _, _, _ = judges.score(fake, id_true, emo_true, real_feats, descriptor=0, diversity=groups)
+    out = {f"val_{k}": v for k, v in scores.items()}
+    out.update({f"val_{k}_real": v for k, v in real.items()})
+    out.update(n_val_voices=len(val.voice_ev), n_val_faces_real=len(val.faces), n_val_generated=len(fake))
+    return out
+
+
+def _diversity_line(metrics: dict, p: str, split: str) -> str:
+    """One sentence of diversity readings of a split (``p``: its metrics' prefix)."""
+    f = lambda k: f"{metrics[p + k]:.3f}" if p + k in metrics else "n/a"      # noqa: E731
+    n_gen = metrics["n_generated" if not p else "n_val_generated"]
+    return (f"Diversity, {split}: one voice's noise draws differ by {f('diversity_pixel')} (mean |difference| "
+            f"of pixels in [0, 1]; Inception {f('diversity_inception')}), real faces of one actor and emotion "
+            f"by {f('diversity_pixel_real')} (Inception {f('diversity_inception_real')}): ratio "
+            f"{f('diversity_ratio')}; FID/KID rest on {metrics[p + 'n_distinct_generated']} distinct images of "
+            f"{n_gen} generated.\n")
 
 
 def _write_reports(metrics, rows, test, fake_test, id_pred, emo_pred, labels, n, is_note) -> None:
@@ -290,18 +369,23 @@ def _write_reports(metrics, rows, test, fake_test, id_pred, emo_pred, labels, n,
                            labels.actors, labels.emotions, EMOTIONS)
     plots.save_png(grid, f"{REPORTS}/grid.png")
 
-    cols = ["condition", "snr_db", "duration_s", "seconds", "fid", "kid", "id_acc", "emo_acc"]
+    cols = ["condition", "snr_db", "duration_s", "seconds", "fid", "kid", "id_acc", "emo_acc", "vnet_acc"]
     def row(name, prefix, suffix=""):
         get = lambda k: metrics.get(f"{prefix}{k}{suffix}")          # noqa: E731
         return {"set": name, "fid": get("fid"), "kid": get("kid"), "id_acc": get("id_acc"),
                 "emo_acc": get("emo_acc"), "id_acc_descriptor": get("id_acc_descriptor"),
-                "is": get("is_fake") if not suffix else metrics.get("is_real")}
+                "vnet_acc": get("vnet_acc"), "is": get("is_fake") if not suffix else metrics.get(f"{prefix}is_real")}
+    sets = [row("generated, test voices", ""), row("generated, training voices (no FID)", "train_"),
+            row("real test faces (the judges' ceiling)", "", "_real")]
+    if "val_fid" in metrics:      # the split hyper-parameters are chosen on
+        sets += [row("generated, val voices", "val_"), row("real val faces", "val_", "_real")]
     text = ("# Evaluation\n\n" + plots.markdown_table(
-        [row("generated, test voices", ""), row("generated, training voices (no FID)", "train_"),
-         row("real test faces (the judges' ceiling)", "", "_real")],
-        ["set", "fid", "kid", "is", "id_acc", "emo_acc", "id_acc_descriptor"])
+        sets, ["set", "fid", "kid", "is", "id_acc", "emo_acc", "id_acc_descriptor", "vnet_acc"])
         + f"\n{is_note}\n\nFID/KID: {metrics['n_generated']} generated faces ({n} per test voice) against "
-        f"{metrics['n_test_faces_real']} real test faces; robustness rows {metrics['n_generated_robustness']}.\n\n"
+        f"{metrics['n_test_faces_real']} real test faces; robustness rows {metrics['n_generated_robustness']}. "
+        "Choose settings on the val rows; read test once, at the end.\n\n"
+        + "".join(_diversity_line(metrics, p, name) for p, name in (("", "test"), ("val_", "val"))
+                  if f"{p}n_distinct_generated" in metrics) + "\n"
         "# Does the judge follow the voice? (test E_v swapped for the next speaker's)\n\n"
         f"named as the donor speaker: {metrics['id_acc_swapped']:.3f}; as the original speaker: "
         f"{metrics['id_acc_swapped_own']:.3f}; emotion of the donor voice: {metrics['emo_acc_swapped']:.3f}\n"

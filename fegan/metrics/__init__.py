@@ -8,6 +8,7 @@ Layout (in the manner of StyleGAN2-ADA's ``metric_main``):
   preprocessing: half-pixel bilinear to 299, ``2x/255 - 1``), logits, a feature cache.
 - ``fid``: ``fid`` through ``pytorch_fid.fid_score.calculate_frechet_distance``, ``kid``.
 - ``inception_score``: IS from the 1008-class logits.
+- ``diversity``: within-voice distances of generated faces beside real ones', distinct images.
 
 Metrics are registered by name in ``METRICS`` (``@register("name")``); each takes a
 ``MetricInputs`` and returns a dict of named floats, or raises ``MetricUnavailable`` with one
@@ -26,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from fegan.errors import FeganError
+from fegan.metrics.diversity import diversity
 from fegan.metrics.features import (PREPROCESS, cached_features, inception_features,
                                     inception_logits, to_uint8)
 from fegan.metrics.fid import fid, kid, kid_subsets
@@ -33,7 +35,7 @@ from fegan.metrics.inception import NO_LOGITS_REASON, Inception, fid_inception
 from fegan.metrics.inception_score import inception_score
 
 __all__ = ["METRICS", "MetricInputs", "MetricUnavailable", "register", "compute_metrics",
-           "evaluate", "fid_inception", "Inception", "inception_features", "inception_logits",
+           "evaluate", "diversity", "fid_inception", "Inception", "inception_features", "inception_logits",
            "cached_features", "to_uint8", "fid", "kid", "kid_subsets", "inception_score",
            "PREPROCESS", "NO_LOGITS_REASON"]
 
@@ -54,6 +56,12 @@ class MetricInputs:
     kid_subset_size: int = 1000
     is_splits: int = 10
     seed: int = 0
+    # for ``diversity`` only: uint8 images of both sets (rows as in ``real``/``fake``) and each
+    # row's group (a generated face's voice, a real face's (actor, emotion))
+    fake_images: np.ndarray | None = None
+    real_images: np.ndarray | None = None
+    fake_groups: np.ndarray | None = None
+    real_groups: np.ndarray | None = None
 
 
 METRICS: dict[str, Callable[[MetricInputs], dict[str, float]]] = {}
@@ -88,6 +96,15 @@ def _is(inp: MetricInputs) -> dict[str, float]:
         mean, std = inception_score(logits, splits=min(inp.is_splits, len(logits)))
         out[f"is_{which}"], out[f"is_{which}_std"] = mean, std
     return out
+
+
+@register("diversity")
+def _diversity(inp: MetricInputs) -> dict[str, float]:
+    """Not in the default list: it needs the images and their groups."""
+    given = (inp.fake_images, inp.real_images, inp.fake_groups, inp.real_groups)
+    if any(x is None for x in given):
+        raise MetricUnavailable("diversity needs the images of both sets and their groups")
+    return diversity(inp.fake_images, inp.fake_groups, inp.fake, inp.real_images, inp.real_groups, inp.real)
 
 
 def compute_metrics(inputs: MetricInputs, names=("fid", "kid", "is")
