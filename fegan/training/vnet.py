@@ -77,8 +77,9 @@ def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, t
             # next time): BatchNorm's running statistics, which eval mode reads, moved a tenth of the
             # way to a handful of crops' statistics every epoch. With the validation split (136
             # training clips: batches of 64, 64, 8) that took V-net's whole-voice speaker accuracy
-            # from 0.95 (train) / 0.93 (test) to 0.76 / 0.79; 168 clips' tail of 40 is kept, as before
-            if len(b) < max(2, cfg.batch_size // 2):
+            # from 0.95 (train) / 0.93 (test) to 0.76 / 0.79; 168 clips' tail of 40 is kept, as before, and
+            # so is a first batch (a training set smaller than the batch)
+            if len(b) < 2 or (i > 0 and len(b) < cfg.batch_size // 2):
                 continue
             length = int(torch.randint(lo, min(hi, x.shape[2]) + 1, (1,), generator=gen))
             _, logits = model(random_crops(x[b], length, gen))
