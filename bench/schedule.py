@@ -62,7 +62,9 @@ def main() -> None:
     mcfg = build_config(GANConfig, {**params["model"], "image_size": params["faces"]["image_size"],
                                     "embed_dim": vnet["config"]["channels"][-1],
                                     "n_identities": len(labels.actors), "n_emotions": len(labels.emotions)}, "model")
-    train, test = gan_data("train", labels), gan_data("test", labels)
+    train, test = gan_data("train", labels, features=tcfg.voice_crops), gan_data("test", labels)
+    from fegan.models.vnet import from_checkpoint
+    encoder = from_checkpoint(vnet) if tcfg.voice_crops else None   # embeds the recipe's voice crops
     ecfg = build_config(EvalConfig, params["evaluate"], "evaluate")
     device = torch.device("cpu")
     judges = Judges(ecfg, *load_judges(labels), train, params["faces"]["padding"], device)   # train_judges' judges
@@ -84,8 +86,8 @@ def main() -> None:
             for opt in (opt_g, opt_d):
                 for group in opt.param_groups:
                     group["lr"] = lr
-        train_step(model, opt_g, opt_d, train, gen, tcfg.batch_size, params["lambda1"], params["lambda2"], device,
-                   None, tcfg.precision, tcfg.augment_shift)
+        train_step(model, opt_g, opt_d, train, gen, tcfg, params["lambda1"], params["lambda2"], device,
+                   vnet=encoder, hop_ms=params["features"]["hop_ms"])
         done = step + 1
         for ema in emas.values():
             ema.update(model.g, done * tcfg.batch_size, tcfg.batch_size)
