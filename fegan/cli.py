@@ -285,6 +285,16 @@ def paper_tables(queue_, run_, only, overrides, force, dry_run, all_commits, out
         click.echo(text, nl=False)
 
 
+def _say_changes(changed, params_file: str, kind: str, name: str) -> None:
+    """What ``fegan profile``/``fegan recipe`` changed in params.yaml, a line a key."""
+    if not changed:
+        click.echo(f"{params_file} already has {kind} {name}")
+    for key, old, new in changed:
+        click.echo(f"{key}: {old} -> {new}")
+    if changed:
+        click.echo(f"{params_file}: {kind} {name} ({len(changed)} key(s) changed); `dvc repro` runs it")
+
+
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--raw-dir", type=click.Path(), metavar="DIR",
@@ -311,13 +321,7 @@ def profile(name, raw_dir, params_file, print_dvc):
         profile_values(name, raw_dir)           # the same errors as applying it
         click.echo(dvc_command(name, raw_dir))
         return
-    changed = apply_profile(name, raw_dir, params_file)
-    if not changed:
-        click.echo(f"{params_file} already has profile {name}")
-    for key, old, new in changed:
-        click.echo(f"{key}: {old} -> {new}")
-    if changed:
-        click.echo(f"{params_file}: profile {name} ({len(changed)} key(s) changed); `dvc repro` runs it")
+    _say_changes(apply_profile(name, raw_dir, params_file), params_file, "profile", name)
 
 
 @cli.command()
@@ -350,13 +354,7 @@ def recipe(name, params_file, print_dvc):
         recipe_values(name)
         click.echo(dvc_command(name))
         return
-    changed = apply_recipe(name, params_file)
-    if not changed:
-        click.echo(f"{params_file} already has recipe {name}")
-    for key, old, new in changed:
-        click.echo(f"{key}: {old} -> {new}")
-    if changed:
-        click.echo(f"{params_file}: recipe {name} ({len(changed)} key(s) changed); `dvc repro` runs it")
+    _say_changes(apply_recipe(name, params_file), params_file, "recipe", name)
 
 
 _stage_command("synthesize", "fegan.synth.dataset", "Write the synthetic dataset from params.yaml's `synth`.")

@@ -190,6 +190,12 @@ def apply_profile(name: str, raw_dir: str | None = None, params_file: str | Path
     values = profile_values(name, raw_dir)
     if check_raw_dir and raw_dir and not Path(raw_dir).is_dir():
         raise FeganError(f"--raw-dir {raw_dir} is not a folder")
+    return write_values(values, params_file)
+
+
+def write_values(values: dict[str, Any], params_file: str | Path = "params.yaml") -> list[tuple[str, Any, Any]]:
+    """Set dotted ``values`` in ``params_file`` (comments and order kept, written atomically);
+    returns [(key, old, new)] it changed. A profile's and a recipe's switch."""
     path = Path(params_file)
     if not path.is_file():
         raise FeganError(f"no params file at {path} (run from the repository root)")

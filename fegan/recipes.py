@@ -61,18 +61,9 @@ def recipe_values(name: str) -> dict[str, Any]:
 def apply_recipe(name: str, params_file: str | Path = "params.yaml") -> list[tuple[str, Any, Any]]:
     """Rewrite ``params_file`` with recipe ``name`` (comments and order kept, written atomically);
     returns [(key, old, new)] it changed."""
-    from .io import atomic_path
-    from .profiles import apply_to_text
+    from .profiles import write_values
 
-    values = recipe_values(name)
-    path = Path(params_file)
-    if not path.is_file():
-        raise FeganError(f"no params file at {path} (run from the repository root)")
-    new, changed = apply_to_text(path.read_text(), values)
-    if changed:
-        with atomic_path(path, suffix=".yaml") as tmp:
-            tmp.write_text(new)
-    return changed
+    return write_values(recipe_values(name), params_file)
 
 
 def dvc_command(name: str) -> str:
