@@ -47,7 +47,8 @@ VAL_COLUMNS = [("val_fid", "val FID", 2, 1), ("val_id_acc", "val identity %", 2,
 TEST_COLUMNS = [("fid", "test FID", 2, 1), ("kid", "test KID", 4, 1), ("id_acc", "test identity %", 2, 100),
                 ("emo_acc", "test emotion %", 2, 100)]
 RECIPE_ABOUT = {"paper": "the paper's text", "authors": "the authors' code (gan_train_v2.py)",
-                "fegan-v1": "fegan's first default: one E_v per clip, EMA of G, D1 shifts"}
+                "fegan-v1": "fegan's first default: one E_v per clip, EMA of G, D1 shifts",
+                "fegan-v2": "fegan-v1 with voice crops"}
 DASH = "—"
 
 IS_OFFLINE = ("it needs the Inception's 1008-class logits, which only the original pytorch-fid weights "
