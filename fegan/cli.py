@@ -362,6 +362,8 @@ _stage_command("demux", "fegan.preprocess.demux", "Find clips, parse labels, spl
 _stage_command("vad", "fegan.preprocess.vad", "webrtcvad speech segments per clip.")
 _stage_command("features", "fegan.preprocess.features", "Fbank/MFCC/spectrogram of 10 s of voiced audio.")
 _stage_command("faces", "fegan.preprocess.faces", "dlib face detection, 5-point alignment, crops.")
+_stage_command("noisy_voices", "fegan.preprocess.noisy_voices",
+               "Babble-noisy copies of the training voices (noisy_voices.copies; 0 = off).")
 _stage_command("train_judges", "fegan.evaluation.judges_stage",
                "The identity and emotion judges of evaluate, trained on real training faces only.")
 _stage_command("train_vnet", "fegan.training.vnet_stage", "V-net pretraining as a speaker classifier; E_v of every clip.")

@@ -28,7 +28,7 @@ from .models.gnet import GNet
 from .models.vnet import VNet, from_checkpoint as vnet_from_checkpoint
 from .params import build_config
 from .preprocess.demux import resample
-from .preprocess.features import FeaturesConfig, compute
+from .preprocess.features import FeaturesConfig, compute, features_kwargs
 from .preprocess.vad import VadConfig, speech_segments, voiced_audio
 from .training import checkpoint
 
@@ -135,12 +135,6 @@ def load_generator(path: str | Path) -> GNet:
 
 
 # ---------------------------------------------------------------- E_v and faces
-
-def features_kwargs(features_params) -> dict:
-    cfg = features_params if isinstance(features_params, FeaturesConfig) else \
-        build_config(FeaturesConfig, features_params, "features")
-    return {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name != "workers"}
-
 
 @torch.no_grad()
 def embed(voiced_wave: np.ndarray, sample_rate: int, vnet_checkpoint: str | Path | VoiceEncoder,

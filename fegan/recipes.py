@@ -16,7 +16,10 @@ values of all of them; ``fegan recipe NAME`` writes one into params.yaml (the ke
 | ``lambda1`` / ``lambda2`` | 0.7 / 0.3 | 1 / 0 (the final script; the logged runs also 0.5/0.5, 0.7/0.3, 0.3/0.7) | 0.7 / 0.3 |
 | ``train.ema_images`` / ``train.augment_shift`` | 0 / 0 (none) | 0 / 0 (none) | 10000 / 0.125 (fegan's additions) |
 
-``fegan-v2`` is ``fegan-v1`` with voice crops on.
+| ``noisy_voices.copies`` | 0 | 0 | 0 (fegan-v3: 4 babble copies of each training voice) |
+
+``fegan-v2`` is ``fegan-v1`` with voice crops on; ``fegan-v3`` is ``fegan-v2`` with voice crops
+drawn from babble-noisy copies too (multi-condition training, ``fegan/preprocess/noisy_voices.py``).
 """
 from __future__ import annotations
 
@@ -31,21 +34,27 @@ RECIPES: dict[str, dict[str, Any]] = {
         "train.voice_crops": True, "train.classify_fakes": True, "model.normalize_ev": False,
         "train.ev_noise": 0.0, "model.noise_dim": 128, "train.lambda_in_g": False,
         "lambda1": 0.7, "lambda2": 0.3, "train.ema_images": 0, "train.augment_shift": 0.0,
+        "noisy_voices.copies": 0,
     },
     "authors": {
         "train.voice_crops": True, "train.classify_fakes": False, "model.normalize_ev": True,
         "train.ev_noise": 0.05, "model.noise_dim": 0, "train.lambda_in_g": True,
         "lambda1": 1.0, "lambda2": 0.0, "train.ema_images": 0, "train.augment_shift": 0.0,
+        "noisy_voices.copies": 0,
     },
     "fegan-v1": {
         "train.voice_crops": False, "train.classify_fakes": True, "model.normalize_ev": False,
         "train.ev_noise": 0.0, "model.noise_dim": 128, "train.lambda_in_g": False,
         "lambda1": 0.7, "lambda2": 0.3, "train.ema_images": 10000, "train.augment_shift": 0.125,
+        "noisy_voices.copies": 0,
     },
 }
 # fegan-v1 with both recipes' voice crops: at seed 0 the crops alone held identity under babble
 # (paper, authors) while fegan-v1's additions held FID and emotion; this tries both
 RECIPES["fegan-v2"] = {**RECIPES["fegan-v1"], "train.voice_crops": True}
+# fegan-v2 trained on babble-noisy copies of its voices too (V-net's crops and G's): multi-condition
+# training, fegan's addition for the babble acceptance of issue 25
+RECIPES["fegan-v3"] = {**RECIPES["fegan-v2"], "noisy_voices.copies": 4}
 
 HELP = {
     "paper": "the paper's text: voice crops, C1/C2 on real and generated faces, E_v beside 128-d noise, "
@@ -54,6 +63,7 @@ HELP = {
                "1*D1 + 0*D2 in both steps",
     "fegan-v1": "fegan's first default: one E_v per clip, the paper's losses, EMA of G, D1 augmentation",
     "fegan-v2": "fegan-v1 with the voice crops of the paper's and the authors' recipes",
+    "fegan-v3": "fegan-v2 trained on babble-noisy copies of its voices too (V-net's and G's crops)",
 }
 KEYS = list(RECIPES["paper"])
 assert all(list(r) == KEYS for r in RECIPES.values()), "every recipe sets the same keys"

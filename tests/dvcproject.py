@@ -15,7 +15,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-STAGES = ["synthesize", "demux", "vad", "features", "faces", "train_judges", "train_vnet", "train_fegan", "evaluate"]
+STAGES = ["synthesize", "demux", "vad", "features", "faces", "noisy_voices", "train_judges", "train_vnet", "train_fegan", "evaluate"]
 
 
 def run(args, cwd, check=True) -> subprocess.CompletedProcess:

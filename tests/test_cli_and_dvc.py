@@ -54,10 +54,12 @@ def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tiny_proje
     assert change("synth", "workers", 1) == []
     # the Fbank -> MFCC switch (paper Table 2) reruns features and what learns from them:
     # not demux, vad or faces
-    assert change("features", "kind", "mfcc") == ["features", "train_vnet", "train_fegan", "evaluate"]
+    assert change("features", "kind", "mfcc") == ["features", "noisy_voices", "train_vnet", "train_fegan", "evaluate"]
     # VAD padding changes what is voiced: vad, features and faces and what learns from them, not demux
-    assert change("vad", "padding_ms", 120) == ["vad", "features", "faces", "train_judges", "train_vnet",
-                                                "train_fegan", "evaluate"]
+    assert change("vad", "padding_ms", 120) == ["vad", "features", "faces", "noisy_voices", "train_judges",
+                                                "train_vnet", "train_fegan", "evaluate"]
+    # babble copies of the training voices feed V-net and G, never the judges
+    assert change("noisy_voices", "copies", 1) == ["noisy_voices", "train_vnet", "train_fegan", "evaluate"]
     # an evaluation setting reruns the evaluation only; a judge's, the judges and the evaluation
     assert change("evaluate", "talkers", 2) == ["evaluate"]
     params["evaluate"]["identity"]["steps"] = 25

@@ -32,14 +32,13 @@ import torch
 from .. import paths, progress
 from ..datasets.ravdess import EMOTIONS
 from ..errors import FeganError
-from ..inference import features_kwargs, load_generator, load_vnet
+from ..inference import load_generator, load_vnet
 from ..io import atomic_path
 from ..metrics import MetricInputs, cached_features, compute_metrics, fid_inception, inception_features, \
     inception_logits, to_uint8
 from ..params import build_config
-from ..preprocess.common import clip_audio
-from ..preprocess.features import compute
-from ..preprocess.vad import voiced_audio
+from ..preprocess.features import compute, features_kwargs
+from ..preprocess.noisy_voices import voiced_waves
 from ..training import checkpoint
 from ..training.data import Labels, load_features, usable_clips
 from ..training.device import resolve_device
@@ -183,17 +182,6 @@ class Judges:
         return self.inception.no_logits_reason
 
 
-def _test_waves() -> tuple[list[np.ndarray], int]:
-    """The voiced audio of every test clip (in ``gan_data``'s order), as the features stage cut it."""
-    clips = usable_clips()
-    vad = pd.read_parquet(paths.VAD)[["clip_id", "seg_start", "seg_end"]]
-    test = clips[clips.split == "test"].merge(vad, on="clip_id", how="left")
-    rates = test.audio_rate.unique()
-    waves = [voiced_audio(clip_audio(paths.AUDIO, r.audio_offset, r.audio_len), int(r.audio_rate),
-                          r.seg_start, r.seg_end) for r in test.itertuples()]
-    return waves, int(rates[0])
-
-
 def stage(params: dict) -> str:
     cfg = build_config(EvalConfig, params.get("evaluate"), "evaluate")
     # the phases as they begin, with their count: the judges', six below, one a robustness condition, the reports
@@ -284,7 +272,8 @@ def _evaluate(params: dict, cfg: EvalConfig, phase) -> str:
 
     # robustness: the same test voices (and noise vectors) under babble and shorter inputs
     phase("the test clips' voiced audio")
-    waves, sr = _test_waves()
+    clips = usable_clips()
+    waves, sr = voiced_waves(clips[clips.split == "test"])     # in gan_data's order
     robust, rows = {}, []
     for cond in conditions(cfg.snr_db, cfg.durations_s):
         phase(f"robustness, {cond.name}: {len(waves) * nr} faces, Inception, FID/KID")

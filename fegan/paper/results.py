@@ -57,12 +57,21 @@ def flat_params(d: dict | None, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+# Params added after runs of the ledger were made: a run without one ran as with this value
+ADDED_LATER = {"noisy_voices.copies": 0}
+# ... and keys that change nothing while ``noisy_voices.copies`` is 0 (no babble copies to use)
+INERT_WITHOUT_COPIES = ("noisy_voices.snr_db", "noisy_voices.talkers", "noisy_voices.seed", "train.noisy_voices")
+
+
 def other_settings(run: Run, like: dict) -> dict[str, tuple[Any, Any]]:
     """``{key: (run's value, like's value)}`` for the params in which ``run`` differs from ``like``
     (a params.yaml), beyond what its experiment varies (the pinned keys and recipe, its own
-    changes, the seed)."""
+    changes, the seed) and what changes nothing in that run (``INERT_WITHOUT_COPIES``)."""
     mine, ref = flat_params(run.params), flat_params(like)
-    varied = varied_keys(run.name)
+    mine = {**{k: v for k, v in ADDED_LATER.items() if k in ref}, **mine}
+    varied = set(varied_keys(run.name))
+    if mine.get("noisy_voices.copies", 0) == 0:
+        varied |= set(INERT_WITHOUT_COPIES)
     return {k: (mine.get(k), ref.get(k)) for k in sorted(set(mine) | set(ref))
             if k not in varied and mine.get(k) != ref.get(k)}
 

@@ -12,6 +12,7 @@ for the paper's Table 2.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tempfile
 import threading
@@ -188,6 +189,13 @@ def compute(wave: np.ndarray, sample_rate: int, kind: str = "fbank", duration_s:
     else:
         f = spectrogram(x, sample_rate, win_ms, hop_ms)
     return {"utterance": normalize_utterance, "cmvn": cmvn, "none": lambda x: x}[normalize](f)
+
+
+def features_kwargs(features_params) -> dict:
+    """The keyword arguments of :func:`compute` from a ``features`` section (or its config)."""
+    cfg = features_params if isinstance(features_params, FeaturesConfig) else \
+        build_config(FeaturesConfig, features_params, "features")
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "workers"}
 
 
 def _features_one(job) -> tuple[Spooled, tuple[int, ...]]:

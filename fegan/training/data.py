@@ -6,6 +6,7 @@ GPU when there is one), so no step touches the disk.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import torch
 from safetensors.numpy import load_file
 
 from .. import paths
+from ..errors import FeganError
 
 
 @dataclass
@@ -45,6 +47,26 @@ def usable_clips(clips_path=paths.CLIPS, features_index=paths.FEATURES_INDEX) ->
 
 def load_features(path=paths.FEATURES) -> torch.Tensor:
     return torch.from_numpy(load_file(str(path))["features"].copy())
+
+
+def load_noisy(rows: np.ndarray, path=paths.NOISY_FEATURES) -> torch.Tensor | None:
+    """``(len(rows), copies, F, T)``: the noisy copies of the clips at features rows ``rows``;
+    None when the stage made none (or a tree from before it: no file). Every row must have the
+    same number of copies."""
+    if not Path(path).is_file():
+        return None
+    d = load_file(str(path))
+    if len(d["clip_row"]) == 0:
+        return None
+    by_row: dict[int, list[int]] = {}
+    for i, r in enumerate(d["clip_row"].tolist()):
+        by_row.setdefault(r, []).append(i)
+    counts = {len(by_row.get(int(r), [])) for r in rows}
+    if len(counts) != 1 or 0 in counts:
+        raise FeganError(f"{path} holds no copies, or unequal numbers of copies, for some training clips: "
+                         f"rerun `dvc repro noisy_voices`")
+    feats = torch.from_numpy(d["features"])
+    return torch.stack([feats[by_row[int(r)]] for r in rows])          # (N, copies, F, T)
 
 
 def load_faces(path=paths.FACES) -> torch.Tensor:

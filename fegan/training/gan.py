@@ -35,7 +35,7 @@ from . import batch as batches, checkpoint, distributed
 from .device import autocast, channels_last
 from .ema import EMA, recalibrate
 from .objectives import Inputs, objective
-from .vnet import random_crops
+from .vnet import pick_versions, random_crops
 
 
 @dataclass
@@ -66,6 +66,7 @@ class GANTrainConfig:
     classify_fakes: bool          # C1/C2 also learn from generated faces (paper eqs. 1-2); off: real only
     lambda_in_g: bool             # lambda1/lambda2 weigh G's adversarial terms too; off: their mean (eq. 3)
     ev_noise: float               # G sees E_v/|E_v| + this x N(0, I) in training (model.normalize_ev renormalises)
+    noisy_voices: bool            # voice crops also come from the noisy_voices stage's babble copies (when it made any)
 
     def validate(self) -> None:
         from ..errors import FeganError
@@ -100,6 +101,7 @@ class GANData:
     # for train.voice_crops: each voice's features and each face's own voice
     voice_feat: torch.Tensor | None = None    # (Nv, F, T) the features V-net embeds
     face_voice: torch.Tensor | None = None    # (Nf,) row of voice_* of the face's clip
+    voice_noisy: torch.Tensor | None = None   # (Nv, copies, F, T) babble copies of voice_feat (train.noisy_voices)
 
     def to(self, device) -> "GANData":
         return GANData(**{k: None if v is None else v.to(device) for k, v in vars(self).items()})
@@ -154,11 +156,13 @@ def build(model_cfg: GANConfig, train_cfg: GANTrainConfig, device) -> tuple[FEGA
 
 
 def voice_embeddings(data: GANData, rows: torch.Tensor, starts: torch.Tensor | None, length: int,
-                     vnet) -> torch.Tensor:
-    """(b,) voices -> (b, 128) E_v: stored whole-voice ones, or V-net's on each row's crop."""
+                     vnet, version: torch.Tensor | None = None) -> torch.Tensor:
+    """(b,) voices -> (b, 128) E_v: stored whole-voice ones, or V-net's on each row's crop (of the
+    clean voice, or of its noisy copy ``version - 1`` where ``version`` > 0)."""
     if starts is None:
         return data.voice_ev[rows]
-    crops = random_crops(data.voice_feat[rows], length, starts=starts)      # (b, F, length)
+    feats = pick_versions(data.voice_feat, data.voice_noisy, rows, version)     # (b, F, T)
+    crops = random_crops(feats, length, starts=starts)                          # (b, F, length)
     with torch.no_grad():
         return vnet.embed(crops).float()
 
@@ -169,16 +173,18 @@ def step_inputs(data: GANData, b: batches.Batch, wav2pix: bool, vnet=None) -> In
     real = channels_last(torch.where(b.flip[:, None, None, None], real.flip(3), real))
     face_id, face_emo = data.face_id[b.face], data.face_emo[b.face]
     starts = (None, None) if b.crop_start is None else (b.crop_start[0], b.crop_start[1])
+    version = (None, None) if b.crop_version is None else (b.crop_version[0], b.crop_version[1])
     own = data.face_voice[b.face] if data.face_voice is not None else None
     if b.crop_start is not None and own is None:
         raise ValueError("train.voice_crops needs GANData.face_voice and voice_feat")
-    face_ev = data.face_ev[b.face] if own is None else voice_embeddings(data, own, starts[1], b.crop_len, vnet)
+    face_ev = data.face_ev[b.face] if own is None else voice_embeddings(data, own, starts[1], b.crop_len, vnet,
+                                                                                 version[1])
     if wav2pix:    # Wav2Pix draws each voice with its own face: G must draw that face (its L1 term)
         e_v, voice_id, voice_emo = face_ev, face_id, face_emo
         wrong = channels_last(to_image(data.faces[b.wrong]))
         wrong_ok = data.face_id[b.wrong] != face_id
     else:
-        e_v = voice_embeddings(data, b.voice, starts[0], b.crop_len, vnet)
+        e_v = voice_embeddings(data, b.voice, starts[0], b.crop_len, vnet, version[0])
         voice_id, voice_emo, wrong, wrong_ok = data.voice_id[b.voice], data.voice_emo[b.voice], None, None
     if b.ev_noise is not None:     # the authors' perturbation: E_v/|E_v| + sigma N(0, I) (G renormalises)
         e_v = torch.nn.functional.normalize(e_v, dim=1) + b.ev_noise
@@ -199,6 +205,7 @@ def train_step(model: FEGAN, opt_g, opt_d, data: GANData, gen: torch.Generator, 
     b = batches.draw(gen, cfg.batch_size, len(data.faces), len(data.voice_ev), model.g, wav2pix=obj.wav2pix,
                      ev_noise=cfg.ev_noise, embed_dim=data.voice_ev.shape[1], crop_frames=cfg.crop_frames(hop_ms),
                      n_frames=0 if data.voice_feat is None else data.voice_feat.shape[2],
+                     copies=0 if data.voice_noisy is None else data.voice_noisy.shape[1],
                      augment_shift=cfg.augment_shift, image_size=model.cfg.image_size)
     nets = model
     if ddp is not None:

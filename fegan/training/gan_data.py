@@ -6,14 +6,15 @@ import torch
 from safetensors.numpy import load_file
 
 from .. import paths
-from .data import Labels, load_faces, load_features, usable_clips
+from .data import Labels, load_faces, load_features, load_noisy, usable_clips
 from .gan import GANData
 
 
-def gan_data(split: str, labels: Labels, features: bool = False) -> GANData:
+def gan_data(split: str, labels: Labels, features: bool = False, noisy: bool = False) -> GANData:
     """Faces and voices of one split, with labels and the E_v of every face's clip.
 
-    ``features``: also every voice's features and each face's voice row (``train.voice_crops``).
+    ``features``: also every voice's features and each face's voice row (``train.voice_crops``);
+    ``noisy``: and their babble copies from the noisy_voices stage, if it made any.
     """
     clips = usable_clips()
     emb = load_file(paths.EMBEDDINGS)
@@ -31,6 +32,8 @@ def gan_data(split: str, labels: Labels, features: bool = False) -> GANData:
         voice_of_row = {r: i for i, r in enumerate(voices.row)}
         extra = dict(voice_feat=load_features()[torch.as_tensor(voices.row.to_numpy().copy())],
                      face_voice=torch.as_tensor([voice_of_row[r] for r in fi.row_feat], dtype=torch.int64))
+        if noisy:
+            extra["voice_noisy"] = load_noisy(voices.row.to_numpy())
     return GANData(
         faces=faces[torch.as_tensor(fi.row.to_numpy().copy())],
         face_id=torch.from_numpy(labels.actor_index(fi.actor)), face_emo=torch.from_numpy(labels.emotion_index(fi.emotion)),

@@ -67,16 +67,20 @@ def stage(params: dict) -> str:
                                     "embed_dim": vnet["config"]["channels"][-1],
                                     "n_identities": len(labels.actors), "n_emotions": len(labels.emotions)},
                         "model")
-    train, test = gan_data("train", labels, features=tcfg.voice_crops), gan_data("test", labels)
+    train = gan_data("train", labels, features=tcfg.voice_crops, noisy=tcfg.voice_crops and tcfg.noisy_voices)
+    # the sample grids and the heads' held-out accuracies read validation voices: test is read
+    # once, by evaluate (test only when data.val_fraction is 0)
+    held_name = "val" if (usable_clips().split == "val").sum() >= 2 else "test"
+    held = gan_data(held_name, labels)
     hop_ms = float(params["features"]["hop_ms"])
     encoder = vnet_from_checkpoint(vnet) if tcfg.voice_crops else None
     lam1, lam2 = float(params["lambda1"]), float(params["lambda2"])
 
-    # fixed noise and fixed test voices (one per identity) for the sample grids
+    # fixed noise and fixed held-out voices (one per identity) for the sample grids
     g = torch.Generator().manual_seed(1234)
-    pick = [int(np.flatnonzero(test.voice_id.numpy() == i)[0]) for i in range(len(labels.actors))
-            if (test.voice_id.numpy() == i).any()]
-    fixed_ev = test.voice_ev[pick].repeat_interleave(4, 0)
+    pick = [int(np.flatnonzero(held.voice_id.numpy() == i)[0]) for i in range(len(labels.actors))
+            if (held.voice_id.numpy() == i).any()]
+    fixed_ev = held.voice_ev[pick].repeat_interleave(4, 0)
     fixed_noise = torch.randn(len(fixed_ev), mcfg.noise_dim, generator=g)
 
     # curves continue (dvclive resume) only when the checkpoint is this run's; dvc.yaml
@@ -98,7 +102,7 @@ def stage(params: dict) -> str:
                                  vnet=encoder, hop_ms=hop_ms)
         if not ctx.is_main:
             return f"train_fegan: rank {ctx.rank} of {ctx.world_size} done (rank 0 writes the outputs)"
-        metrics = {**{f"{k}_test_real": v for k, v in head_accuracy(model, test, device).items()},
+        metrics = {**{f"{k}_{held_name}_real": v for k, v in head_accuracy(model, held, device).items()},
                    **{f"{k}_train_real": v for k, v in head_accuracy(model, train, device).items()},
                    "chance_identity": 1 / len(labels.actors), "chance_emotion": 1 / len(labels.emotions)}
         for k, v in metrics.items():

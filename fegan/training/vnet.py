@@ -54,9 +54,26 @@ def embed_all(model: VNet, feats: torch.Tensor, batch: int = 256) -> tuple[torch
     return torch.cat(es), torch.cat(ls)
 
 
+def pick_versions(clean: torch.Tensor, noisy: torch.Tensor | None, rows: torch.Tensor,
+                  version: torch.Tensor | None) -> torch.Tensor:
+    """(b, F, T) features of ``rows``: the clean voice where ``version`` is 0, else its noisy copy
+    ``version - 1`` (``noisy``: (N, copies, F, T), the noisy_voices stage's; None: all clean)."""
+    x = clean[rows]
+    if noisy is None or version is None:
+        return x
+    v = version.to(x.device)
+    copy = noisy[rows.to(noisy.device), (v - 1).clamp(min=0).to(noisy.device)].to(x.device)
+    return torch.where((v > 0)[:, None, None], copy, x)
+
+
 def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, train_mask: np.ndarray,
-               hop_ms: float, device: torch.device, log=None) -> tuple[VNet, VNetConfig]:
-    """Train on the rows where ``train_mask``; ``log(epoch, dict)`` gets loss and accuracy per epoch."""
+               hop_ms: float, device: torch.device, log=None,
+               noisy: torch.Tensor | None = None) -> tuple[VNet, VNetConfig]:
+    """Train on the rows where ``train_mask``; ``log(epoch, dict)`` gets loss and accuracy per epoch.
+
+    ``noisy``: (n_train, copies, F, T) babble-noisy copies of the training rows (noisy_voices
+    stage); each crop then comes from the clean voice or one of its copies, with equal chance.
+    """
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     mcfg = VNetConfig(in_channels=feats.shape[1], channels=list(cfg.channels), n_speakers=int(speaker.max()) + 1)
@@ -65,6 +82,8 @@ def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, t
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_halve_every, gamma=0.5)
     x = feats[torch.from_numpy(np.flatnonzero(train_mask))].to(device)   # the training set lives on the device
     y = torch.from_numpy(speaker[train_mask]).to(device)
+    if noisy is not None and len(noisy) != len(x):
+        raise ValueError(f"noisy copies for {len(noisy)} clips, but {len(x)} training clips")
     lo, hi = (max(1, int(round(ms / hop_ms))) for ms in cfg.crop_ms)
     bar = progress.bar(cfg.epochs, "train_vnet", unit="epoch")
     for epoch in range(cfg.epochs):
@@ -82,7 +101,9 @@ def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, t
             if len(b) < 2 or (i > 0 and len(b) < cfg.batch_size // 2):
                 continue
             length = int(torch.randint(lo, min(hi, x.shape[2]) + 1, (1,), generator=gen))
-            _, logits = model(random_crops(x[b], length, gen))
+            # drawn only with copies, so a run without them keeps its stream of draws
+            version = None if noisy is None else torch.randint(0, noisy.shape[1] + 1, (len(b),), generator=gen)
+            _, logits = model(random_crops(pick_versions(x, noisy, b, version), length, gen))
             loss = F.cross_entropy(logits, y[b])
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -10,7 +10,7 @@ from ..errors import FeganError
 from ..io import atomic_path
 from ..params import build_config
 from . import checkpoint
-from .data import Labels, load_features, usable_clips
+from .data import Labels, load_features, load_noisy, usable_clips
 from .device import resolve_device
 from .stages import open_live, write_json
 from .vnet import VNetTrainConfig, embed_all, train_vnet
@@ -32,7 +32,8 @@ def stage(params: dict) -> str:
             for k, v in d.items():
                 live.log_metric(k, v)
             live.next_step()
-        model, mcfg = train_vnet(cfg, feats, speaker, train, params["features"]["hop_ms"], device, log)
+        noisy = load_noisy(clips.row.to_numpy()[train])      # (n_train, copies, F, T) or None
+        model, mcfg = train_vnet(cfg, feats, speaker, train, params["features"]["hop_ms"], device, log, noisy)
         e_v, logits = embed_all(model, feats)
         pred = logits.argmax(1).numpy()
         metrics = {"vnet_train_acc": float((pred[train] == speaker[train]).mean()),
