@@ -7,7 +7,8 @@ What is timed is ``fegan.training.gan.train_gan``, the loop `train_fegan` runs, 
 stage's own curve logger (``gan_stage.Curves``, dvclive writing to a temporary folder) and
 params.yaml's ``train`` section (``train.augment_shift``, ``train.ema_images``,
 ``train.log_every``, ``train.precision``; the "voice crops" setting turns ``train.voice_crops``
-on, so the frozen V-net embeds a fresh crop of every voice each step): every step's D/C and G updates, the weight average,
+on, so the frozen V-net embeds a fresh crop of every voice each step, and "babble copies" draws
+each crop from the clean voice or one of 4 noisy copies, as recipe fegan-v3): every step's D/C and G updates, the weight average,
 the losses copied out, the curves, the progress line. So the bench and the stage cannot drift
 apart: a cost added to the loop shows here. Not timed: building the model, the checkpoints
 and sample grids (every ``train.checkpoint_every`` / ``sample_every`` steps, 1000 by default;
@@ -42,6 +43,9 @@ SETTINGS = {
     "default (32x32, width 0.25)": dict(image_size=32, width=0.25),
     # E_v of a fresh 300-800 ms crop of each voice every step, through the frozen V-net
     "default + voice crops": dict(image_size=32, width=0.25, train={"voice_crops": True}),
+    # ... drawn from the clean voice or one of 4 babble copies (recipe fegan-v3)
+    "default + voice crops + 4 babble copies": dict(image_size=32, width=0.25, train={"voice_crops": True},
+                                                     copies=4),
     "old default (64x64, width 0.25)": dict(image_size=64, width=0.25),
     "paper (128x128, width 1.0)": dict(image_size=128, width=1.0),
 }
@@ -72,6 +76,7 @@ def worker(setting: dict, steps: int, warmup: int, batch: int, device_name: str,
     device = resolve_device(device_name)
     params = load_params("params.yaml")                                  # the measured tree's (cwd)
     setting = dict(setting)
+    copies = setting.pop("copies", 0)
     train = dict(params["train"], **setting.pop("train", {}), batch_size=batch)
     if precision != "auto":
         train["precision"] = precision
@@ -93,6 +98,8 @@ def worker(setting: dict, steps: int, warmup: int, batch: int, device_name: str,
                        # the features stage's shape: 64 bands, 10 s at a 16 ms hop
                        voice_feat=torch.randn(n, 64, 625, generator=g),
                        face_voice=torch.randint(0, n, (n,), generator=g))
+    if copies:                            # (n, copies, 64, 625): what the noisy_voices stage writes
+        data.voice_noisy = torch.randn(n, copies, 64, 625, generator=g)
     vnet = extra = None
     if getattr(tcfg, "voice_crops", False):
         from fegan.models.vnet import VNet

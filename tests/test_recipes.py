@@ -104,6 +104,16 @@ def test_voice_crops_embed_a_fresh_crop_of_each_drawn_voice():
     assert torch.equal(whole.e_v, data.voice_ev[_step({})[2].voice])        # off: the stored E_v
 
 
+def test_unconditional_heads_skip_embedding_the_faces_own_voice_crops():
+    from fegan.training.gan import step_inputs
+
+    data, vnet, b, x = _step({"voice_crops": True})
+    plain = step_inputs(data, b, False, vnet, conditional=False)
+    assert torch.equal(plain.e_v, x.e_v)                                  # G's voices: the same crops
+    assert torch.equal(plain.face_ev, data.face_ev[b.face])               # the heads ignore it: not embedded
+    assert not torch.allclose(x.face_ev, plain.face_ev)
+
+
 def test_ev_noise_perturbs_the_unit_e_v():
     data, _, b, x = _step({"ev_noise": 0.05})
     unit = F.normalize(data.voice_ev[b.voice], dim=1)

@@ -167,8 +167,12 @@ def voice_embeddings(data: GANData, rows: torch.Tensor, starts: torch.Tensor | N
         return vnet.embed(crops).float()
 
 
-def step_inputs(data: GANData, b: batches.Batch, wav2pix: bool, vnet=None) -> Inputs:
-    """The step's tensors from its drawn rows: real faces, labels and E_v."""
+def step_inputs(data: GANData, b: batches.Batch, wav2pix: bool, vnet=None, conditional: bool = True) -> Inputs:
+    """The step's tensors from its drawn rows: real faces, labels and E_v.
+
+    ``conditional``: the D/C heads read each real face's E_v. Off (FE-GAN, AC-GAN), the crops of
+    the faces' own voices are not embedded (a V-net pass a step saved): the heads ignore
+    ``face_ev`` then, and the stored whole-voice E_v stands in for it."""
     real = to_image(data.faces[b.face])
     real = channels_last(torch.where(b.flip[:, None, None, None], real.flip(3), real))
     face_id, face_emo = data.face_id[b.face], data.face_emo[b.face]
@@ -177,8 +181,10 @@ def step_inputs(data: GANData, b: batches.Batch, wav2pix: bool, vnet=None) -> In
     own = data.face_voice[b.face] if data.face_voice is not None else None
     if b.crop_start is not None and own is None:
         raise ValueError("train.voice_crops needs GANData.face_voice and voice_feat")
-    face_ev = data.face_ev[b.face] if own is None else voice_embeddings(data, own, starts[1], b.crop_len, vnet,
-                                                                                 version[1])
+    if own is None or not (conditional or wav2pix):
+        face_ev = data.face_ev[b.face]
+    else:
+        face_ev = voice_embeddings(data, own, starts[1], b.crop_len, vnet, version[1])
     if wav2pix:    # Wav2Pix draws each voice with its own face: G must draw that face (its L1 term)
         e_v, voice_id, voice_emo = face_ev, face_id, face_emo
         wrong = channels_last(to_image(data.faces[b.wrong]))
@@ -211,7 +217,7 @@ def train_step(model: FEGAN, opt_g, opt_d, data: GANData, gen: torch.Generator, 
     if ddp is not None:
         b, nets = b.shard(ddp.ctx.share(cfg.batch_size)), ddp
     b = b.to(device)
-    x = step_inputs(data, b, obj.wav2pix, vnet)
+    x = step_inputs(data, b, obj.wav2pix, vnet, conditional=model.cfg.parts["conditional"])
 
     with autocast(device, cfg.precision):
         fake = nets.g(x.e_v, b.noise, b.drop)
