@@ -16,10 +16,12 @@ values of all of them; ``fegan recipe NAME`` writes one into params.yaml (the ke
 | ``lambda1`` / ``lambda2`` | 0.7 / 0.3 | 1 / 0 (the final script; the logged runs also 0.5/0.5, 0.7/0.3, 0.3/0.7) | 0.7 / 0.3 |
 | ``train.ema_images`` / ``train.augment_shift`` | 0 / 0 (none) | 0 / 0 (none) | 10000 / 0.125 (fegan's additions) |
 
-| ``noisy_voices.copies`` | 0 | 0 | 0 (fegan-v3: 4 babble copies of each training voice) |
+| ``noisy_voices.copies`` | 0 | 0 | 0 (fegan-v3, fegan-v4: 4 babble copies of each training voice) |
 
 ``fegan-v2`` is ``fegan-v1`` with voice crops on; ``fegan-v3`` is ``fegan-v2`` with voice crops
-drawn from babble-noisy copies too (multi-condition training, ``fegan/preprocess/noisy_voices.py``).
+drawn from babble-noisy copies too (multi-condition training, ``fegan/preprocess/noisy_voices.py``);
+``fegan-v4`` is ``fegan-v1`` with the copies: V-net's crops come from them, and G draws each
+training voice's whole-voice E_v, clean or of one of its copies.
 """
 from __future__ import annotations
 
@@ -55,6 +57,9 @@ RECIPES["fegan-v2"] = {**RECIPES["fegan-v1"], "train.voice_crops": True}
 # fegan-v2 trained on babble-noisy copies of its voices too (V-net's crops and G's): multi-condition
 # training, fegan's addition for the babble acceptance of issue 25
 RECIPES["fegan-v3"] = {**RECIPES["fegan-v2"], "noisy_voices.copies": 4}
+# fegan-v1 with the babble copies but no crops: V-net trains on the copies, G sees each training
+# voice's whole-voice E_v, clean or of one of its copies (fegan-v3's crops cost identity at seed 0)
+RECIPES["fegan-v4"] = {**RECIPES["fegan-v1"], "noisy_voices.copies": 4}
 
 HELP = {
     "paper": "the paper's text: voice crops, C1/C2 on real and generated faces, E_v beside 128-d noise, "
@@ -64,6 +69,7 @@ HELP = {
     "fegan-v1": "fegan's first default: one E_v per clip, the paper's losses, EMA of G, D1 augmentation",
     "fegan-v2": "fegan-v1 with the voice crops of the paper's and the authors' recipes",
     "fegan-v3": "fegan-v2 trained on babble-noisy copies of its voices too (V-net's and G's crops)",
+    "fegan-v4": "fegan-v1 trained on babble-noisy copies of its voices too (V-net's crops, G's whole-voice E_v)",
 }
 KEYS = list(RECIPES["paper"])
 assert all(list(r) == KEYS for r in RECIPES.values()), "every recipe sets the same keys"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import yaml
 from dvcproject import BIN, STAGES, copy_project
 from dvcproject import commit as _commit
@@ -60,6 +61,18 @@ def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tiny_proje
                                                 "train_vnet", "train_fegan", "evaluate"]
     # babble copies of the training voices feed V-net and G, never the judges
     assert change("noisy_voices", "copies", 1) == ["noisy_voices", "train_vnet", "train_fegan", "evaluate"]
+    from safetensors.numpy import load_file
+    noisy = load_file(str(tmp_path / "data/processed/noisy_features.safetensors"))
+    emb = load_file(str(tmp_path / "data/processed/embeddings.safetensors"))
+    from fegan.training.data import usable_clips
+    clips = usable_clips(tmp_path / "data/interim/clips.parquet", tmp_path / "data/processed/features.parquet")
+    train_rows = sorted(clips.row[clips.split == "train"])
+    n_train = len(train_rows)
+    assert sorted(noisy["clip_row"]) == train_rows == sorted(emb["noisy_clip_row"])
+    assert emb["e_v_noisy"].shape == (n_train, 1, 128) and np.isfinite(emb["e_v_noisy"]).all()
+    # a copy's E_v is near its clean voice's (V-net trained on both), not equal
+    clean = emb["e_v"][[list(emb["clip_row"]).index(r) for r in emb["noisy_clip_row"]]]
+    assert not np.allclose(clean, emb["e_v_noisy"][:, 0])
     # an evaluation setting reruns the evaluation only; a judge's, the judges and the evaluation
     assert change("evaluate", "talkers", 2) == ["evaluate"]
     params["evaluate"]["identity"]["steps"] = 25

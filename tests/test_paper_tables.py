@@ -545,7 +545,7 @@ def test_render_every_table_with_every_cell_and_the_is_footnote():
     tables = _tables(text)
     assert [k for k in tables if tables[k]] == RECIPE_TABLES + EARLIER_TABLES
     assert [len(tables[k]) - 1 for k in EARLIER_TABLES] == [7, 9, 5, 5]       # rows as in the paper (+ours)
-    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [5, 8, 9, 16, len(LOGGED)]   # lambda: 5 recipes
+    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [6, 8, 9, 19, len(LOGGED)]   # lambda: 6 recipes
     for name, rows in tables.items():
         width = len(rows[0]) if rows else 0
         for row in rows:
@@ -623,7 +623,7 @@ def test_recipe_tables_give_validation_and_test_readings_over_seeds():
     assert "No variant has D1 without C1, C2" in text
     assert au["keep all; MFCC, lambda 0.3/0.7"][-4] == "not run yet"
     # what is left to run, by set, with the command
-    assert "Not run yet (30 of 34 experiments): set `switches`" not in text       # ev is queued: not all missing
+    assert "Not run yet (33 of 37 experiments): set `switches`" not in text       # ev is queued: not all missing
     assert "set `recipes`" not in text and "set `table4`" not in text and "set `lambda-paper`" in text
     assert "`paper-fegan-v1-fegan`" in text and "Queued or running: paper-paper-fegan-ev" in text
     assert "fegan paper-tables --queue --seeds 0,1,2 --only SET[,SET]" in text
@@ -647,7 +647,7 @@ def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
     runs["authors-acgan"] = Run(name="authors-acgan", state="queued")
     runs["paper-cgan"] = Run(name="paper-cgan", state="failed")
     text = render(runs)
-    assert "Not run yet (32 of 34 experiments): set `recipes`, set `switches`, set `lambda-paper`" in text
+    assert "Not run yet (35 of 37 experiments): set `recipes`, set `switches`, set `lambda-paper`" in text
     assert "`paper-paper-acgan`, `paper-paper-cgan_proj`, `paper-authors-cgan`" in text   # table4: not wholly missing
     assert "Queued or running: paper-authors-acgan" in text and "Failed: paper-paper-cgan" in text
     assert "fegan paper-tables --queue --only paper-cgan" in text
@@ -658,7 +658,7 @@ def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
     assert {r[1]: r[2] for r in _tables(text)["Table 2"][1:]}["MFCCs"] == "not run yet"
     # nothing at all finished: still the paper's numbers, no crash
     empty = render({})
-    assert "58.79" in empty and "Not run yet (34 of 34 experiments)" in empty and "not run yet" in empty
+    assert "58.79" in empty and "Not run yet (37 of 37 experiments)" in empty and "not run yet" in empty
     assert "No finished experiment of the recipes' sets yet" in empty
 
 
@@ -705,7 +705,7 @@ def test_cli_renders_to_a_file_and_checks_its_flags(tmp_path, monkeypatch):
     assert [line.split()[4] for line in res.output.strip().splitlines()] == [      # params.yaml's recipe: authors
         "paper-paper-fegan-s0", "paper-paper-fegan-s1", "paper-fegan-v1-fegan-s0", "paper-fegan-v1-fegan-s1",
         "paper-fegan-v2-fegan-s0", "paper-fegan-v2-fegan-s1", "paper-fegan-v3-fegan-s0", "paper-fegan-v3-fegan-s1",
-        "paper-authors-acgan-s0", "paper-authors-acgan-s1", "paper-authors-fegan-s1", "paper-authors-fegan-s0"]
+        "paper-fegan-v4-fegan-s0", "paper-fegan-v4-fegan-s1", "paper-authors-acgan-s0", "paper-authors-acgan-s1", "paper-authors-fegan-s1", "paper-authors-fegan-s0"]
     assert res.output.splitlines()[0].endswith("-S train.augment_shift=0.0 -S noisy_voices.copies=0 -S train.seed=0")
     for bad in ("0,x", "1,1", "-1"):
         res = runner.invoke(cli, ["paper-tables", "--run", "--dry-run", "--seeds", bad])

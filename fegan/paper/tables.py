@@ -49,7 +49,8 @@ TEST_COLUMNS = [("fid", "test FID", 2, 1), ("kid", "test KID", 4, 1), ("id_acc",
 RECIPE_ABOUT = {"paper": "the paper's text", "authors": "the authors' code (gan_train_v2.py)",
                 "fegan-v1": "fegan's first default: one E_v per clip, EMA of G, D1 shifts",
                 "fegan-v2": "fegan-v1 with voice crops",
-                "fegan-v3": "fegan-v2 with babble copies of its voices (V-net and G)"}
+                "fegan-v3": "fegan-v2 with babble copies of its voices (V-net and G)",
+                "fegan-v4": "fegan-v1 with babble copies of its voices (V-net and G)"}
 DASH = "—"
 
 IS_OFFLINE = ("it needs the Inception's 1008-class logits, which only the original pytorch-fid weights "

@@ -66,7 +66,8 @@ class GANTrainConfig:
     classify_fakes: bool          # C1/C2 also learn from generated faces (paper eqs. 1-2); off: real only
     lambda_in_g: bool             # lambda1/lambda2 weigh G's adversarial terms too; off: their mean (eq. 3)
     ev_noise: float               # G sees E_v/|E_v| + this x N(0, I) in training (model.normalize_ev renormalises)
-    noisy_voices: bool            # voice crops also come from the noisy_voices stage's babble copies (when it made any)
+    noisy_voices: bool            # G's voices include the noisy_voices stage's babble copies (when it made any):
+                                  # crops of them (voice_crops), else their whole-voice E_v
 
     def validate(self) -> None:
         from ..errors import FeganError

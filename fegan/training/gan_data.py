@@ -13,8 +13,10 @@ from .gan import GANData
 def gan_data(split: str, labels: Labels, features: bool = False, noisy: bool = False) -> GANData:
     """Faces and voices of one split, with labels and the E_v of every face's clip.
 
-    ``features``: also every voice's features and each face's voice row (``train.voice_crops``);
-    ``noisy``: and their babble copies from the noisy_voices stage, if it made any.
+    ``features``: also every voice's features and each face's voice row (``train.voice_crops``).
+    ``noisy``: the babble copies of the noisy_voices stage, if it made any: with ``features`` their
+    features (``voice_noisy``, for the crops), without, their whole-voice E_v as more voices (rows
+    of ``voice_*`` after the clean ones, with the clean voice's labels).
     """
     clips = usable_clips()
     emb = load_file(paths.EMBEDDINGS)
@@ -34,10 +36,16 @@ def gan_data(split: str, labels: Labels, features: bool = False, noisy: bool = F
                      face_voice=torch.as_tensor([voice_of_row[r] for r in fi.row_feat], dtype=torch.int64))
         if noisy:
             extra["voice_noisy"] = load_noisy(voices.row.to_numpy())
+    voice_ev = torch.stack([e_v_all[ev_by_row[r]] for r in voices.row])                  # (Nv, 128)
+    voice_id = torch.from_numpy(labels.actor_index(voices.actor))
+    voice_emo = torch.from_numpy(labels.emotion_index(voices.emotion))
+    if noisy and not features and "e_v_noisy" in emb:
+        at = {r: i for i, r in enumerate(emb["noisy_clip_row"].tolist())}
+        copies = torch.from_numpy(emb["e_v_noisy"])[torch.as_tensor([at[r] for r in voices.row])]  # (Nv, k, 128)
+        k = copies.shape[1]
+        voice_ev = torch.cat([voice_ev, copies.flatten(0, 1)])          # clean rows, then each voice's k copies
+        voice_id, voice_emo = (torch.cat([t, t.repeat_interleave(k)]) for t in (voice_id, voice_emo))
     return GANData(
         faces=faces[torch.as_tensor(fi.row.to_numpy().copy())],
         face_id=torch.from_numpy(labels.actor_index(fi.actor)), face_emo=torch.from_numpy(labels.emotion_index(fi.emotion)),
-        face_ev=ev_face,
-        voice_ev=torch.stack([e_v_all[ev_by_row[r]] for r in voices.row]),
-        voice_id=torch.from_numpy(labels.actor_index(voices.actor)),
-        voice_emo=torch.from_numpy(labels.emotion_index(voices.emotion)), **extra)
+        face_ev=ev_face, voice_ev=voice_ev, voice_id=voice_id, voice_emo=voice_emo, **extra)

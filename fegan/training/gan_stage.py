@@ -67,7 +67,7 @@ def stage(params: dict) -> str:
                                     "embed_dim": vnet["config"]["channels"][-1],
                                     "n_identities": len(labels.actors), "n_emotions": len(labels.emotions)},
                         "model")
-    train = gan_data("train", labels, features=tcfg.voice_crops, noisy=tcfg.voice_crops and tcfg.noisy_voices)
+    train = gan_data("train", labels, features=tcfg.voice_crops, noisy=tcfg.noisy_voices)
     # the sample grids and the heads' held-out accuracies read validation voices: test is read
     # once, by evaluate (test only when data.val_fraction is 0)
     held_name = "val" if (usable_clips().split == "val").sum() >= 2 else "test"

@@ -44,9 +44,13 @@ def stage(params: dict) -> str:
             live.summary[k] = v
     checkpoint.save(paths.VNET, config=mcfg.to_dict(), state_dict=model.cpu().state_dict(),
                     actors=labels.actors, feature_kind=params["features"]["kind"])
+    out = {"e_v": e_v.numpy().astype(np.float32), "clip_row": clips.row.to_numpy().astype(np.int64)}
+    if noisy is not None:     # the whole-voice E_v of every babble copy: G's extra voices (train.noisy_voices)
+        e_noisy, _ = embed_all(model, noisy.flatten(0, 1))                            # (n_train * copies, 128)
+        out["e_v_noisy"] = e_noisy.view(*noisy.shape[:2], -1).numpy().astype(np.float32)   # (n_train, copies, 128)
+        out["noisy_clip_row"] = clips.row.to_numpy()[train].astype(np.int64)
     with atomic_path(paths.EMBEDDINGS, suffix=".safetensors") as tmp:
-        save_file({"e_v": e_v.numpy().astype(np.float32), "clip_row": clips.row.to_numpy().astype(np.int64)},
-                  str(tmp))
+        save_file(out, str(tmp))
     write_json(paths.VNET_METRICS, metrics)
     return (f"train_vnet: speaker accuracy train {metrics['vnet_train_acc']:.3f}, "
             f"val {metrics.get('vnet_val_acc', float('nan')):.3f}, test {metrics['vnet_test_acc']:.3f} "
