@@ -491,10 +491,11 @@ def _run(name: str, i: int, with_is: bool = False, conds=None) -> Run:
           "train_id_acc_real": 0.99, "train_emo_acc_real": 0.97, "chance_identity": 0.125,
           "chance_emotion": 0.25, "n_test_voices": 56, "n_test_faces_real": 167,
           "val_fid": 20.0 + i, "val_id_acc": 0.4 + 0.01 * i, "val_emo_acc": 0.3 + 0.01 * i,
-          "val_diversity_ratio": 0.1 + 0.001 * i}
+          "val_diversity_ratio": 0.1 + 0.001 * i, "vnet_acc": 0.875}
     rob = {}
     for c in conds or [c for _, c, _, _ in CONDITIONS]:
-        rob.update({f"{c}_fid": 20.0 + i, f"{c}_kid": 0.03, f"{c}_id_acc": 0.4, f"{c}_emo_acc": 0.3})
+        rob.update({f"{c}_fid": 20.0 + i, f"{c}_kid": 0.03, f"{c}_id_acc": 0.4, f"{c}_emo_acc": 0.3,
+                    f"{c}_vnet_acc": 0.5})
         if c.startswith("dur"):
             rob[f"{c}_seconds"] = float(int(c[3:5]))
         if with_is:
@@ -531,7 +532,8 @@ def _tables(text: str) -> dict[str, list[list[str]]]:
 
 
 EARLIER_TABLES = ["Table 2", "Table 3", "Table 4", "Table 5"]
-RECIPE_TABLES = ["Which recipe: FE-GAN under each, on validation data", "Table 4 under the two recipes",
+RECIPE_TABLES = ["Which recipe: FE-GAN under each, on validation data",
+                 "Babble: which recipe holds the speaker (test voices)", "Table 4 under the two recipes",
                  "One choice at a time: FE-GAN from the paper's recipe towards the authors'",
                  "lambda1 / lambda2 on FE-GAN", "The paper's baselines as the authors ran them, beside ours"]
 
@@ -545,7 +547,7 @@ def test_render_every_table_with_every_cell_and_the_is_footnote():
     tables = _tables(text)
     assert [k for k in tables if tables[k]] == RECIPE_TABLES + EARLIER_TABLES
     assert [len(tables[k]) - 1 for k in EARLIER_TABLES] == [7, 9, 5, 5]       # rows as in the paper (+ours)
-    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [6, 8, 9, 19, len(LOGGED)]   # lambda: 6 recipes
+    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [6, 6, 8, 9, 19, len(LOGGED)]   # lambda: 6 recipes
     for name, rows in tables.items():
         width = len(rows[0]) if rows else 0
         for row in rows:
@@ -599,22 +601,27 @@ def test_recipe_tables_give_validation_and_test_readings_over_seeds():
     assert paper_row[col["val identity %"]] == "40.00 ± 0.00" and paper_row[col["val diversity"]] == "0.10 ± 0.00"
     assert recipes_rows["`authors`"][col["test FID"]] == "30.50 ± 0.71" and recipes_rows["`authors`"][col["n"]] == "2"
     assert recipes_rows["`fegan-v1`"][col["n"]] == "0" and recipes_rows["`fegan-v1`"][col["test FID"]] == "not run yet"
+    # babble: identity clean and at 25 dB, the drop per seed, V-net beside (paper: seeds 0-2 alike here)
+    bab = {r[0]: r for r in t[RECIPE_TABLES[1]][1:]}
+    assert bab["`paper`"][1:5] == ["3", "50.00 ± 0.00", "40.00 ± 0.00", "10.00 ± 0.00"]
+    assert bab["`paper`"][5:] == ["87.50 ± 0.00", "50.00 ± 0.00", "50.00 ± 0.00"]
+    assert bab["`fegan-v1`"][1] == "0" and bab["`fegan-v1`"][4] == "not run yet"
     # Table 4: one run is its own value; the paper's FID beside
-    t4 = t[RECIPE_TABLES[1]]
+    t4 = t[RECIPE_TABLES[2]]
     acgan = next(r for i, r in enumerate(t4) if r[1] == "AC-GAN [14]" and t4[i - 2][0] == "" and i > 4)
     assert acgan[2] == "77.04" and acgan[3] == "1" and acgan[-4] == "13.12" and acgan[-1] == "28.00"
     # the switches: the two recipes whole around the one-at-a-time rows; a queued run says so
-    sw = {r[1]: r for r in t[RECIPE_TABLES[2]][1:]}
+    sw = {r[1]: r for r in t[RECIPE_TABLES[3]][1:]}
     assert list(sw)[0] == "`paper-paper-fegan`" and list(sw)[-1] == "`paper-authors-fegan`"
     assert sw["`paper-paper-fegan-ev`"][3] == "queued" and sw["`paper-paper-fegan-real_only`"][3] == "not run yet"
     # lambda: only the recipe with a lambda run; its own weights are its FE-GAN run
-    lam = t[RECIPE_TABLES[3]][1:]
+    lam = t[RECIPE_TABLES[4]][1:]
     assert [r[2] for r in lam] == ["`paper-authors-fegan-lambda1_0.3`", "`paper-authors-fegan-lambda1_0.5`",
                                    "`paper-authors-fegan-lambda1_0.7`", "`paper-authors-fegan`"]
     assert lam[1][1] == "0.5 / 0.5" and lam[1][3] == "2" and lam[1][-4] == "42.00 ± 2.83"
     assert lam[3][1] == "1 / 0 (the recipe's own)" and lam[3][-4] == "30.50 ± 0.71"
     # the authors' baselines: their logged number, the paper's cell, ours; no switch says so
-    au = {r[0]: r for r in t[RECIPE_TABLES[4]][1:]}
+    au = {r[0]: r for r in t[RECIPE_TABLES[5]][1:]}
     row = au['mask C2; keep C1, d1 ("= ACGAN")']
     assert row[1:5] == ["L13-14", "77.05 at 30000", "Table 4 AC-GAN, RAVDESS 77.04", "`paper-authors-acgan`"]
     assert row[-4] == "13.12"
