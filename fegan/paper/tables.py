@@ -50,7 +50,8 @@ RECIPE_ABOUT = {"paper": "the paper's text", "authors": "the authors' code (gan_
                 "fegan-v1": "fegan's first default: one E_v per clip, EMA of G, D1 shifts",
                 "fegan-v2": "fegan-v1 with voice crops",
                 "fegan-v3": "fegan-v2 with babble copies of its voices (V-net and G)",
-                "fegan-v4": "fegan-v1 with babble copies of its voices (V-net and G)"}
+                "fegan-v4": "fegan-v1 with babble copies of its voices (V-net and G)",
+                "fegan-v5": "fegan-v4 with copies at 10-30 dB only"}
 DASH = "—"
 
 IS_OFFLINE = ("it needs the Inception's 1008-class logits, which only the original pytorch-fid weights "
