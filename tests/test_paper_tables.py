@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shlex
 import shutil
 import sys
 from dataclasses import replace
@@ -441,7 +442,7 @@ def test_queue_through_a_fake_dvc_skips_what_exists_and_runs_the_queue(tmp_path)
     assert cmds[0][-2:] == ["-S", "train.iterations=4e1"]
     assert dvc.calls == [["check commit"], ["exp show"], ["queue", "paper-paper-fegan"], ["queue", "paper-authors-no_c1"],
                          ["stream", "--run-all"]]
-    assert said[2:] == ["$ " + " ".join(c) for c in cmds]
+    assert said[2:] == ["$ " + shlex.join(c) for c in cmds]
     dvc = FakeDvc(payload, tmp_path, codes={"--run-all": 3})
     with pytest.raises(FeganError, match=r"^`dvc exp run --run-all --jobs 1` failed \(exit status 3\)$"):
         R.queue(["paper-cgan"], run=True, force=True, say=said.append, dvc=dvc)
@@ -547,7 +548,7 @@ def test_render_every_table_with_every_cell_and_the_is_footnote():
     tables = _tables(text)
     assert [k for k in tables if tables[k]] == RECIPE_TABLES + EARLIER_TABLES
     assert [len(tables[k]) - 1 for k in EARLIER_TABLES] == [7, 9, 5, 5]       # rows as in the paper (+ours)
-    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [6, 6, 8, 9, 19, len(LOGGED)]   # lambda: 6 recipes
+    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [7, 7, 8, 9, 22, len(LOGGED)]   # lambda: 7 recipes
     for name, rows in tables.items():
         width = len(rows[0]) if rows else 0
         for row in rows:
@@ -630,7 +631,7 @@ def test_recipe_tables_give_validation_and_test_readings_over_seeds():
     assert "No variant has D1 without C1, C2" in text
     assert au["keep all; MFCC, lambda 0.3/0.7"][-4] == "not run yet"
     # what is left to run, by set, with the command
-    assert "Not run yet (33 of 37 experiments): set `switches`" not in text       # ev is queued: not all missing
+    assert "Not run yet (36 of 40 experiments): set `switches`" not in text       # ev is queued: not all missing
     assert "set `recipes`" not in text and "set `table4`" not in text and "set `lambda-paper`" in text
     assert "`paper-fegan-v1-fegan`" in text and "Queued or running: paper-paper-fegan-ev" in text
     assert "fegan paper-tables --queue --seeds 0,1,2 --only SET[,SET]" in text
@@ -654,7 +655,7 @@ def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
     runs["authors-acgan"] = Run(name="authors-acgan", state="queued")
     runs["paper-cgan"] = Run(name="paper-cgan", state="failed")
     text = render(runs)
-    assert "Not run yet (35 of 37 experiments): set `recipes`, set `switches`, set `lambda-paper`" in text
+    assert "Not run yet (38 of 40 experiments): set `recipes`, set `switches`, set `lambda-paper`" in text
     assert "`paper-paper-acgan`, `paper-paper-cgan_proj`, `paper-authors-cgan`" in text   # table4: not wholly missing
     assert "Queued or running: paper-authors-acgan" in text and "Failed: paper-paper-cgan" in text
     assert "fegan paper-tables --queue --only paper-cgan" in text
@@ -665,7 +666,7 @@ def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
     assert {r[1]: r[2] for r in _tables(text)["Table 2"][1:]}["MFCCs"] == "not run yet"
     # nothing at all finished: still the paper's numbers, no crash
     empty = render({})
-    assert "58.79" in empty and "Not run yet (37 of 37 experiments)" in empty and "not run yet" in empty
+    assert "58.79" in empty and "Not run yet (40 of 40 experiments)" in empty and "not run yet" in empty
     assert "No finished experiment of the recipes' sets yet" in empty
 
 
@@ -693,7 +694,7 @@ def test_cli_renders_to_a_file_and_checks_its_flags(tmp_path, monkeypatch):
     res = runner.invoke(cli, ["paper-tables"])
     assert res.exit_code == 0 and "### Table 5" in res.output and "## Table 4 under the two recipes" in res.output
     res = runner.invoke(cli, ["paper-tables", "--queue", "--dry-run", "--only", "paper-cgan"])
-    assert res.output.strip() == " ".join(C.command("paper-cgan"))
+    assert res.output.strip() == shlex.join(C.command("paper-cgan"))
     assert res.output.startswith("dvc exp run --queue --name paper-paper-cgan -S features.kind=fbank "
                                  "-S model.variant=cgan -S train.voice_crops=true -S train.classify_fakes=true")
     res = runner.invoke(cli, ["paper-tables", "--queue", "--dry-run", "--only", "lambda", "--seeds", "0"])
@@ -712,8 +713,10 @@ def test_cli_renders_to_a_file_and_checks_its_flags(tmp_path, monkeypatch):
     assert [line.split()[4] for line in res.output.strip().splitlines()] == [      # params.yaml's recipe: authors
         "paper-paper-fegan-s0", "paper-paper-fegan-s1", "paper-fegan-v1-fegan-s0", "paper-fegan-v1-fegan-s1",
         "paper-fegan-v2-fegan-s0", "paper-fegan-v2-fegan-s1", "paper-fegan-v3-fegan-s0", "paper-fegan-v3-fegan-s1",
-        "paper-fegan-v4-fegan-s0", "paper-fegan-v4-fegan-s1", "paper-authors-acgan-s0", "paper-authors-acgan-s1", "paper-authors-fegan-s1", "paper-authors-fegan-s0"]
-    assert res.output.splitlines()[0].endswith("-S train.augment_shift=0.0 -S noisy_voices.copies=0 -S train.seed=0")
+        "paper-fegan-v4-fegan-s0", "paper-fegan-v4-fegan-s1", "paper-fegan-v5-fegan-s0", "paper-fegan-v5-fegan-s1",
+        "paper-authors-acgan-s0", "paper-authors-acgan-s1", "paper-authors-fegan-s1", "paper-authors-fegan-s0"]
+    assert res.output.splitlines()[0].endswith("-S train.augment_shift=0.0 -S noisy_voices.copies=0 -S 'noisy_voices.snr_db=[0, 30]' "
+                                              "-S train.seed=0")
     for bad in ("0,x", "1,1", "-1"):
         res = runner.invoke(cli, ["paper-tables", "--run", "--dry-run", "--seeds", bad])
         assert res.exit_code == 2 and "--seeds wants" in res.output, bad

@@ -100,6 +100,14 @@ def dataset_name(params: dict) -> str:
     return {"ravdess": "RAVDESS", "enterface": "eNTERFACE'05"}.get(data.get("format"), str(data.get("format")))
 
 
+def _mean_sd(xs: list[float], digits: int) -> str:
+    """One value as it is; several as mean ± standard deviation (n-1)."""
+    if len(xs) == 1:
+        return f"{xs[0]:.{digits}f}"
+    mean = sum(xs) / len(xs)
+    return f"{mean:.{digits}f} ± {(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5:.{digits}f}"
+
+
 class _Cells:
     """Our cells: a number, or why there is none."""
 
@@ -117,12 +125,7 @@ class _Cells:
             return self.status(name)
         vals = [_num(getattr(r, source).get(key), 12) for r in run.finished]
         if all(v is not None for v in vals):
-            xs = [float(v) * scale for v in vals]
-            if len(xs) == 1:
-                return f"{xs[0]:.{digits}f}"
-            mean = sum(xs) / len(xs)
-            sd = (sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5
-            return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+            return _mean_sd([float(v) * scale for v in vals], digits)
         if key.endswith(("is_fake", "is_real")) or key.startswith("is_"):
             return "n/a" + self.notes.mark("is", self.is_reason(run.finished[0]))
         return "n/a" + self.notes.mark("nokey", "Not in this run's metrics (an older `evaluate` stage?); "
@@ -139,11 +142,7 @@ class _Cells:
         if any(a is None or b is None for a, b in vals):
             return "n/a" + self.notes.mark("nokey", "Not in this run's metrics (an older `evaluate` stage?); "
                                                     "rerun the experiment.")
-        xs = [(float(a) - float(b)) * scale for a, b in vals]
-        if len(xs) == 1:
-            return f"{xs[0]:.{digits}f}"
-        mean = sum(xs) / len(xs)
-        return f"{mean:.{digits}f} ± {(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5:.{digits}f}"
+        return _mean_sd([(float(a) - float(b)) * scale for a, b in vals], digits)
 
     def n(self, name: str) -> str:
         run = self.runs.get(name)
