@@ -26,19 +26,19 @@ def test_every_recipe_sets_keys_params_yaml_has_and_round_trips(tmp_path):
     p = tmp_path / "params.yaml"
     shutil.copy(REPO / "params.yaml", p)
     shipped = p.read_text()
-    assert active(load_params(p)) == ["fegan-v1"]
+    assert active(load_params(p)) == ["fegan-v5"]                 # the shipped default
     changed = apply_recipe("authors", p)
     params = load_params(p)
     assert active(params) == ["authors"]
     assert params["train"]["voice_crops"] is True and params["model"]["noise_dim"] == 0
     assert params["lambda1"] == 1.0 and params["lambda2"] == 0.0 and params["train"]["ev_noise"] == 0.05
-    # all ten of the paper-vs-code choices differ from fegan-v1; both have no babble copies
-    assert {k for k, *_ in changed} == set(RECIPES["authors"]) - {"noisy_voices.copies"}
+    # all ten of the paper-vs-code choices differ from fegan-v5, and its babble copies are off
+    assert {k for k, *_ in changed} == set(RECIPES["authors"])
     apply_recipe("paper", p)
     assert active(load_params(p)) == ["paper"]
     apply_recipe("fegan-v3", p)
     assert load_params(p)["noisy_voices"]["copies"] == 4 and load_params(p)["train"]["voice_crops"] is True
-    apply_recipe("fegan-v1", p)
+    apply_recipe("fegan-v5", p)
     assert p.read_text() == shipped                 # comments and layout kept: back to the shipped file
     assert "-S train.voice_crops=true" in dvc_command("paper") and "-S model.noise_dim=0" in dvc_command("authors")
     with pytest.raises(FeganError, match="unknown recipe 'nope'"):

@@ -57,8 +57,10 @@ def flat_params(d: dict | None, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-# Params added after runs of the ledger were made: a run without one ran as with this value
-ADDED_LATER = {"noisy_voices.copies": 0}
+# Params added after runs of the ledger were made: a run (or a params.yaml) without one ran as with
+# this value, the one that changes nothing
+ADDED_LATER = {"noisy_voices.copies": 0, "noisy_voices.snr_db": [0, 30], "noisy_voices.talkers": 4,
+               "noisy_voices.seed": 0, "train.noisy_voices": True}
 # ... and keys that change nothing while ``noisy_voices.copies`` is 0 (no babble copies to use)
 INERT_WITHOUT_COPIES = ("noisy_voices.snr_db", "noisy_voices.talkers", "noisy_voices.seed", "train.noisy_voices")
 
@@ -68,7 +70,7 @@ def other_settings(run: Run, like: dict) -> dict[str, tuple[Any, Any]]:
     (a params.yaml), beyond what its experiment varies (the pinned keys and recipe, its own
     changes, the seed) and what changes nothing in that run (``INERT_WITHOUT_COPIES``)."""
     mine, ref = flat_params(run.params), flat_params(like)
-    mine = {**{k: v for k, v in ADDED_LATER.items() if k in ref}, **mine}
+    mine, ref = {**ADDED_LATER, **mine}, {**ADDED_LATER, **ref}
     varied = set(varied_keys(run.name))
     if mine.get("noisy_voices.copies", 0) == 0:
         varied |= set(INERT_WITHOUT_COPIES)

@@ -84,6 +84,9 @@ def stage(params: dict) -> str:
     from ..training.data import usable_clips
 
     cfg = build_config(NoisyVoicesConfig, params.get("noisy_voices"), "noisy_voices")
+    # one thread, as the features stage's workers: the Fbank's products then sum in one order,
+    # so the copies are the same bytes on any core count (2 threads moved them in the last bit)
+    torch.set_num_threads(1)
     clips = usable_clips()
     train = clips[clips.split == "train"]
     waves, sr = voiced_waves(train) if cfg.copies else ([], 0)
