@@ -35,9 +35,15 @@ def _changed(data, field: str, row: int):
 
 
 def test_any_change_to_the_data_or_labels_is_another_run():
-    data = _random_data(features=True)           # with the voices' features and faces' voices (voice crops)
+    def full():    # with the voices' features, faces' voices (voice crops) and 2 babble copies of each voice
+        d = _random_data(features=True)
+        d.voice_noisy = d.voice_feat[:, None].repeat(1, 2, 1, 1) + 0.5
+        return d
+
+    data = full()
+    assert all(v is not None for v in vars(data).values())          # every field is checked below
     fp = fingerprint(MC, TC, (0.7, 0.3), data)
-    assert fingerprint(MC, TC, (0.7, 0.3), _random_data(features=True)) == fp   # the same data: the same run
+    assert fingerprint(MC, TC, (0.7, 0.3), full()) == fp                # the same data: the same run
     # one value of the faces, of either E_v or of any label gives another fingerprint (a sum
     # over some rows of the faces and voices' E_v, as it was before, missed the labels)
     others = {f: fingerprint(MC, TC, (0.7, 0.3), _changed(data, f, 1)) for f in vars(data)}
