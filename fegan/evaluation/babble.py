@@ -46,3 +46,11 @@ def pick_talkers(speakers: np.ndarray, target: int, n: int, rng: np.random.Gener
     rest = np.setdiff1d(others, first)
     order = np.concatenate([rng.permutation(first), rng.permutation(rest)])
     return order[:n].astype(np.int64)
+
+
+def babble_for(i: int, waves: list[np.ndarray], speakers: np.ndarray, talkers: int,
+               rng: np.random.Generator) -> np.ndarray:
+    """Babble for ``waves[i]``: ``talkers`` clips of other speakers summed to its length (white
+    noise when there is no other speaker)."""
+    others = [waves[j] for j in pick_talkers(speakers, i, talkers, rng)]
+    return babble(others, len(waves[i])) if others else rng.standard_normal(len(waves[i]))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .babble import babble, mix_at_snr, pick_talkers
+from .babble import babble_for, mix_at_snr
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,5 @@ def apply(cond: Condition, waves: list[np.ndarray], speakers: np.ndarray, sample
     rng = np.random.default_rng(seed)
     out = []
     for i, w in enumerate(waves):
-        others = [waves[j] for j in pick_talkers(speakers, i, talkers, rng)]
-        noise = babble(others, len(w)) if others else rng.standard_normal(len(w))
-        out.append(mix_at_snr(w, noise, cond.snr_db))
+        out.append(mix_at_snr(w, babble_for(i, waves, speakers, talkers, rng), cond.snr_db))
     return out

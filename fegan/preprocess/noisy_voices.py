@@ -1,12 +1,12 @@
 """Stage `noisy_voices`: babble-noisy copies of the training voices (multi-condition training).
 
-fegan's addition to the paper, off by default (``noisy_voices.copies: 0``). Trained on one clean
+fegan's addition to the paper (on in the default recipe, fegan-v5; ``copies: 0`` is off). Trained on one clean
 recording per clip, V-net and G learn the training voices' points and little around them: babble
 at 25 dB SNR, barely audible, took identity from 0.79 to 0.42 (issue 25). Each copy here is a
 training clip's voiced audio with babble of other *training* speakers mixed in at an SNR drawn
 uniformly from ``snr_db``, through the features stage's own front end (same kind, hop,
-normalisation), so V-net (``train_vnet``) and G's voice crops (``train.voice_crops``) can draw a
-noisy version of a voice as often as a clean one. The babble is the same kind of noise the
+normalisation), so V-net (``train_vnet``) and G (``train.noisy_voices``: crops of the copies, or
+their whole-voice E_v) can draw a noisy version of a voice as often as a clean one. The babble is the same kind of noise the
 robustness table tests (other speakers summed), but from other clips: a matched-noise result is
 the optimistic case, and the README says so. Validation and test voices are never touched.
 """
@@ -21,7 +21,7 @@ from safetensors.numpy import save_file
 
 from .. import paths, progress
 from ..errors import FeganError
-from ..evaluation.babble import babble, mix_at_snr, pick_talkers
+from ..evaluation.babble import babble_for, mix_at_snr
 from ..io import atomic_path
 from ..params import build_config
 from .common import clip_audio
@@ -68,8 +68,7 @@ def noisy_copies(waves: list[np.ndarray], speakers: np.ndarray, sample_rate: int
     bar = progress.bar(len(waves) * copies, "noisy_voices", unit="copy")
     for i, w in enumerate(waves):
         for _ in range(copies):
-            others = [waves[j] for j in pick_talkers(speakers, i, talkers, rng)]
-            noise = babble(others, len(w)) if others else rng.standard_normal(len(w))
+            noise = babble_for(i, waves, speakers, talkers, rng)      # the robustness table's babble
             snr = float(rng.uniform(snr_db[0], snr_db[1]))
             feats.append(compute(mix_at_snr(w, noise, snr), sample_rate, **features))
             source.append(i)
