@@ -298,14 +298,14 @@ def _say_changes(changed, params_file: str, kind: str, name: str) -> None:
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--raw-dir", type=click.Path(), metavar="DIR",
-              help="the dataset's folder (needed by ravdess-paper and enterface; an absolute path also "
+              help="the dataset's folder (needed by ravdess-paper, enterface and cremad; an absolute path also "
                    "works for queued experiments)")
 @click.option("--params", "params_file", default="params.yaml", show_default=True,
               type=click.Path(dir_okay=False))
 @click.option("--print-dvc", is_flag=True,
               help="print the same switch as one `dvc exp run -S ...` line; params.yaml is left as it is")
 def profile(name, raw_dir, params_file, print_dvc):
-    """Switch params.yaml to a profile: synthetic, ravdess-paper, enterface.
+    """Switch params.yaml to a profile: synthetic, ravdess-paper, enterface, cremad.
 
     Rewrites only the profile's keys (comments and order kept, written atomically) and prints
     each change; `synthetic` restores the shipped values. Without NAME, lists the profiles.

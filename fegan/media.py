@@ -177,16 +177,26 @@ def read_frames(path: str | Path, times: list[float], seek_gap_s: float = 1.0) -
                 v.codec_context.skip_frame = "NONREF" if early else "DEFAULT"
                 yield from packet.decode()
 
+        def rewind():
+            """To the container's start, whatever its first timestamp. FFmpeg's backward seek
+            to 0 finds no keyframe at or before 0 where the first one is later (an FLV with MP3,
+            CREMA-D's format, whose encoder priming put the video 25 ms in: tests/test_cremad.py)
+            and fails; a forward one lands on that first keyframe."""
+            try:
+                c.seek(0)
+            except av.error.FFmpegError:
+                c.seek(0, backward=False)
+
         def frames_from(t: float):
             """Decoded frames from a keyframe at or before ``t`` on."""
             if t - SEEK_BACK_S <= 0:
-                c.seek(0)       # the container's start, whatever its first timestamp
+                rewind()
                 return decode()
             c.seek(int((t - SEEK_BACK_S) / tb), stream=v, backward=True)
             frames = decode()
             first = next(frames, None)
             if first is None or not first.key_frame or first.pts is None or first.pts * tb > t + 1e-6:
-                c.seek(0)       # landed past t or between keyframes: start over
+                rewind()        # landed past t or between keyframes: start over
                 return decode()
             return itertools.chain([first], frames)
 

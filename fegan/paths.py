@@ -1,6 +1,7 @@
 """Where each stage writes, relative to the repository root (mirrors dvc.yaml's outs)."""
 CLIPS = "data/interim/clips.parquet"
 AUDIO = "data/interim/audio.safetensors"
+ACTORS = "data/interim/actors.parquet"           # per actor: sex, age, size (fegan.datasets.attributes) and split
 VAD = "data/interim/vad.parquet"
 FEATURES = "data/processed/features.safetensors"
 FEATURES_INDEX = "data/processed/features.parquet"
@@ -17,4 +18,5 @@ GAN_METRICS = "metrics/train.json"
 GAN_LIVE = "dvclive/fegan"
 IDENTITY_JUDGE = "models/identity_judge.pt"
 EMOTION_JUDGE = "models/emotion_judge.pt"
+ATTRIBUTE_JUDGES = "models/attribute_judges.pt"   # sex, age, size judges (data.split speaker; empty otherwise)
 JUDGES_METRICS = "metrics/judges.json"

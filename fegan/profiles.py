@@ -1,4 +1,4 @@
-"""Named sets of params: the synthetic default, RAVDESS at the paper's scale, eNTERFACE'05.
+"""Named sets of params: the synthetic default, RAVDESS at the paper's scale, eNTERFACE'05, CREMA-D.
 
 ``fegan profile NAME [--raw-dir DIR]`` rewrites params.yaml in place (ruamel round trip:
 comments, order and layout kept; written atomically) and prints each key it changed;
@@ -24,7 +24,17 @@ Why these values (paper 4.1 and 3.2):
 - eNTERFACE'05's 720x576 frames are detected at full size (``faces.downscale`` 1), RAVDESS's
   1280x720 at half, as on the synthetic set. The paper's detector is dlib's CNN (``mmod``);
   ``hog`` is kept (frontal studio faces; ``mmod`` takes ~2.7 s per frame on 2 CPU cores
-  without CUDA dlib): add ``-S faces.detector=mmod`` to follow the paper there too.
+  without CUDA dlib): add ``-S faces.detector=mmod`` to follow the paper there too;
+- CREMA-D's 480x360 frames are detected at full size too: their faces are near or under the
+  half-size search's smallest (~145 px wide), so at ``downscale`` 2 most clips would pay a failed
+  fast search before the fallback found their face (docs/footage.md). Its ~7440 clips are ~5x
+  RAVDESS's: the same 20000 iterations are ~80 epochs of its ~15000 training faces (not run
+  here: there is no CREMA-D on the development machine);
+- ``data.split``: the paper's ``utterance`` protocol for RAVDESS and eNTERFACE'05 (their tables);
+  ``speaker`` for CREMA-D, the real data set on which unseen speakers and expression can be
+  measured together (issue 26): 18 of its 91 actors for test and 9 for val, a fifth and a tenth,
+  64 left to train on. The speaker counts of the others (a sixth and a twelfth of RAVDESS's 24
+  actors and of eNTERFACE'05's ~43) are used only after ``-S data.split=speaker``.
 """
 from __future__ import annotations
 
@@ -67,18 +77,31 @@ _PAPER_SCALE = {
     "device": "auto",
 }
 
+
+def _split(split: str, test_speakers: int, val_speakers: int) -> dict[str, Any]:
+    """The protocol (``data.split``) and, for ``speaker``, how many whole speakers test and val hold."""
+    return {"data.split": split, "data.test_speakers": test_speakers, "data.val_speakers": val_speakers}
+
+
 PROFILES: dict[str, Profile] = {
     "synthetic": Profile(
         "the embedded synthetic dataset at CPU scale (params.yaml as shipped)",
         {"data.format": "ravdess", RAW_DIR: "data/raw/synthetic", "faces.image_size": 32, "faces.downscale": 2,
          "model.width": 0.25, "train.iterations": 10000, "train.lr": 0.0004, "train.checkpoint_every": 1000, "train.sample_every": 1000,
-         "vnet.epochs": 150, "evaluate.identity.steps": 300, "evaluate.emotion.steps": 1000, "device": "auto"}),
+         "vnet.epochs": 150, "evaluate.identity.steps": 300, "evaluate.emotion.steps": 1000, "device": "auto",
+         **_split("utterance", 16, 8)}),
     "ravdess-paper": Profile(
         "RAVDESS (Video_Speech_Actor_XX folders) at the paper's scale: 128x128, full width, GPU",
-        {"data.format": "ravdess", RAW_DIR: None, "faces.downscale": 2, **_PAPER_SCALE}, needs_raw_dir=True),
+        {"data.format": "ravdess", RAW_DIR: None, "faces.downscale": 2, **_PAPER_SCALE, **_split("utterance", 4, 2)},
+        needs_raw_dir=True),
     "enterface": Profile(
         "eNTERFACE'05 ('subject N' folders) at the paper's scale: 128x128, full width, GPU",
-        {"data.format": "enterface", RAW_DIR: None, "faces.downscale": 1, **_PAPER_SCALE}, needs_raw_dir=True),
+        {"data.format": "enterface", RAW_DIR: None, "faces.downscale": 1, **_PAPER_SCALE, **_split("utterance", 8, 4)},
+        needs_raw_dir=True),
+    "cremad": Profile(
+        "CREMA-D (VideoFlash/, VideoDemographics.csv), unseen speakers, paper scale: 128x128, full width, GPU",
+        {"data.format": "cremad", RAW_DIR: None, "faces.downscale": 1, **_PAPER_SCALE, **_split("speaker", 18, 9)},
+        needs_raw_dir=True),
 }
 
 

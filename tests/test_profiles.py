@@ -1,4 +1,4 @@
-"""`fegan profile`: params.yaml switched between the synthetic set, RAVDESS and eNTERFACE'05."""
+"""`fegan profile`: params.yaml switched between the synthetic set, RAVDESS, eNTERFACE'05 and CREMA-D."""
 from __future__ import annotations
 
 import os
@@ -47,7 +47,7 @@ def test_every_profile_sets_the_same_keys_and_synthetic_is_the_shipped_params(pa
     assert active(params) == ["synthetic"]
 
 
-@pytest.mark.parametrize("name", ["ravdess-paper", "enterface"])
+@pytest.mark.parametrize("name", ["ravdess-paper", "enterface", "cremad"])
 def test_a_profile_changes_exactly_its_keys_keeps_comments_and_synthetic_restores(params, tmp_path, name):
     original = params.read_text()
     raw = tmp_path / "My Data"
@@ -60,7 +60,10 @@ def test_a_profile_changes_exactly_its_keys_keeps_comments_and_synthetic_restore
     assert diff == set(expected)
     assert {k: after[k] for k in diff} == expected
     assert after["data.raw_dir"] == str(raw) and after["faces.image_size"] == 128 and after["model.width"] == 1.0
-    assert after["data.format"] == {"ravdess-paper": "ravdess", "enterface": "enterface"}[name]
+    assert after["data.format"] == {"ravdess-paper": "ravdess", "enterface": "enterface", "cremad": "cremad"}[name]
+    assert after["data.split"] == ("speaker" if name == "cremad" else "utterance")
+    if name == "cremad":      # 480x360 frames searched whole; 18 and 9 of its 91 actors held out
+        assert (after["faces.downscale"], after["data.test_speakers"], after["data.val_speakers"]) == (1, 18, 9)
     # comments, order and untouched lines as they were
     new = params.read_text()
     old_lines, new_lines = original.splitlines(), new.splitlines()
@@ -99,7 +102,7 @@ def test_errors_are_one_line(params, tmp_path):
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     pp = ["--params", str(params)]
     for args, msg in ((["nope", *pp],
-                       "fegan: error: unknown profile 'nope' (known: synthetic, ravdess-paper, enterface)"),
+                       "fegan: error: unknown profile 'nope' (known: synthetic, ravdess-paper, enterface, cremad)"),
                       (["ravdess-paper", *pp],
                        "fegan: error: profile ravdess-paper needs --raw-dir (the dataset's folder)"),
                       (["enterface", "--raw-dir", str(tmp_path / "none"), *pp],

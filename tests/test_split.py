@@ -56,3 +56,52 @@ def test_val_fraction_out_of_range_is_one_clear_error(bad):
 
     with pytest.raises(FeganError, match=r"data.val_fraction must be in \[0, 1\)"):
         DataConfig(val_fraction=bad).validate()
+
+
+# --- the speaker protocol (data.split: speaker): whole speakers held out -------------------------
+
+from fegan.preprocess.split import assign_speaker_split      # noqa: E402
+from fegan.training.data import Labels                        # noqa: E402
+
+
+def _speakers(n_actors: int, clips: int = 6) -> pd.DataFrame:
+    rows = [{"clip_id": f"{a:02d}-{i:03d}", "actor": a, "emotion": 1 + i % 3, "status": "ok",
+             "gender": "male" if a % 2 else "female"} for a in range(1, n_actors + 1) for i in range(clips)]
+    rows.append({"clip_id": "bad", "actor": 1, "emotion": 1, "status": "error", "gender": "male"})
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=5).reset_index(drop=True)
+
+
+def test_speaker_split_holds_out_whole_speakers_balanced_by_sex():
+    t = _speakers(20)
+    s = assign_speaker_split(t, seed=0, test_speakers=6, val_speakers=4)
+    ok = t.status == "ok"
+    assert (s[~ok] == "").all()
+    per_actor = t[ok].assign(split=s[ok]).groupby("actor").split.agg(set)
+    assert (per_actor.map(len) == 1).all()                     # every actor's clips in one split
+    roles = per_actor.map(lambda x: next(iter(x)))
+    assert roles.value_counts().to_dict() == {"train": 10, "test": 6, "val": 4}
+    for role, n in (("test", 6), ("val", 4)):                   # dealt female, male, female, ...
+        males = sum(a % 2 for a in roles[roles == role].index)
+        assert males == n // 2
+    assert s.equals(assign_speaker_split(t, seed=0, test_speakers=6, val_speakers=4))
+    assert not s.equals(assign_speaker_split(t, seed=1, test_speakers=6, val_speakers=4))
+
+
+def test_speaker_split_needs_a_speaker_left_to_train_on():
+    with pytest.raises(ValueError, match="needs more than 8 actors; there are 8"):
+        assign_speaker_split(_speakers(8), test_speakers=5, val_speakers=3)
+
+
+def test_identity_classes_are_the_training_speakers():
+    t = _speakers(10)
+    t["split"] = assign_speaker_split(t, seed=0, test_speakers=3, val_speakers=2)
+    labels = Labels.from_clips(t)
+    train_actors = sorted(t[t.split == "train"].actor.unique())
+    assert labels.actors == train_actors and len(labels.actors) == 5
+    unseen = sorted(set(t.actor) - set(train_actors))
+    assert labels.actor_index(unseen, unseen=True).tolist() == [-1] * 5
+    with pytest.raises(KeyError):
+        labels.actor_index(unseen)
+    # the utterance protocol: every actor trains, so the classes are every actor, as before
+    t["split"] = assign_split(t, seed=0)
+    assert Labels.from_clips(t).actors == list(range(1, 11))

@@ -17,7 +17,9 @@ from .. import paths
 from ..datasets.ravdess import EMOTIONS
 from ..errors import FeganError
 from ..params import build_config
-from ..training.data import Labels, load_faces, usable_clips
+from ..datasets.attributes import ATTRIBUTES
+from ..training.data import Labels, load_faces, protocol, usable_clips
+from .attribute_judges import face_attributes, save_attribute_judges, train_attribute_judges
 from ..training.stages import write_json
 from .judge import FaceClassifier, JudgeConfig, load_judge_labelled, predict, save_judge, train_judge
 
@@ -28,8 +30,9 @@ SPLITS = ("train", "val", "test")
 class RealFaces:
     """The real face crops of one split with their class indices (``gan_data``'s faces, in its order)."""
     faces: np.ndarray          # (N, 3, S, S) uint8
-    actor: np.ndarray          # (N,) identity class indices
+    actor: np.ndarray          # (N,) identity class indices (-1: an unseen speaker, data.split speaker)
     emotion: np.ndarray        # (N,) emotion class indices
+    code: np.ndarray           # (N,) actor codes
 
 
 def real_faces(labels: Labels, splits=SPLITS) -> dict[str, RealFaces]:
@@ -41,8 +44,8 @@ def real_faces(labels: Labels, splits=SPLITS) -> dict[str, RealFaces]:
     out = {}
     for s in splits:
         part = fi[fi.split == s]
-        out[s] = RealFaces(faces[part.row.to_numpy()], labels.actor_index(part.actor),
-                           labels.emotion_index(part.emotion))
+        out[s] = RealFaces(faces[part.row.to_numpy()], labels.actor_index(part.actor, unseen=True),
+                           labels.emotion_index(part.emotion), part.actor.to_numpy(np.int64))
     return out
 
 
@@ -69,11 +72,34 @@ def stage(params: dict) -> str:
         net = train_judge(cfg, train.faces, getattr(train, field), len(codes))
         save_judge(out_path[name], net, cfg, names, codes)
         for s, d in data.items():
-            if len(d.faces):     # no val faces when data.val_fraction is 0
-                metrics[f"{name}_{s}_acc"] = float((predict(net, d.faces) == getattr(d, field)).mean())
+            y = getattr(d, field)
+            known = y >= 0       # the identity of an unseen speaker (data.split speaker) is no class
+            if known.any():      # no val faces when data.val_fraction is 0
+                metrics[f"{name}_{s}_acc"] = float((predict(net, d.faces[known]) == y[known]).mean())
+    attrs = _attribute_judges(cfgs["identity"], data, metrics, protocol(usable_clips()))
     write_json(paths.JUDGES_METRICS, metrics)
     return ("train_judges: on real faces, identity " + _readings(metrics, "identity")
-            + ", emotion " + _readings(metrics, "emotion"))
+            + ", emotion " + _readings(metrics, "emotion")
+            + "".join(f", {a} " + _readings(metrics, a) for a in attrs))
+
+
+def _attribute_judges(cfg: JudgeConfig, data: dict[str, RealFaces], metrics: dict, proto: str) -> list[str]:
+    """Under the speaker protocol, the attribute judges (``attribute_judges``), trained on the
+    training actors' real faces with the identity judge's recipe; their accuracy on real val and
+    test faces (unseen speakers) is their ceiling. Under the utterance protocol none (an empty file)."""
+    judges = {}
+    if proto == "speaker":
+        actors = pd.read_parquet(paths.ACTORS)
+        truth = {s: face_attributes(actors, d.code) for s, d in data.items()}
+        judges = train_attribute_judges(cfg, data["train"].faces, truth["train"])
+        for name, net in judges.items():
+            metrics[f"chance_{name}"] = 1 / len(ATTRIBUTES[name])
+            for s, d in data.items():
+                known = truth[s][name] >= 0
+                if known.any():
+                    metrics[f"{name}_{s}_acc"] = float((predict(net, d.faces[known]) == truth[s][name][known]).mean())
+    save_attribute_judges(paths.ATTRIBUTE_JUDGES, judges, cfg)
+    return list(judges)
 
 
 def _readings(metrics: dict, name: str) -> str:

@@ -40,12 +40,12 @@ from ..params import build_config
 from ..preprocess.features import compute, features_kwargs
 from ..preprocess.noisy_voices import voiced_waves
 from ..training import checkpoint
-from ..training.data import Labels, load_features, usable_clips
+from ..training.data import Labels, load_features, protocol, usable_clips
 from ..training.device import resolve_device
 from ..training.gan_data import gan_data
 from ..training.stages import write_json
 from ..training.vnet import embed_all
-from . import plots
+from . import plots, unseen
 from .conditions import apply, conditions
 from .descriptor import DescriptorJudge, cached_descriptors, descriptors
 from .judge import predict
@@ -165,14 +165,19 @@ class Judges:
         ``real_groups`` (the real faces of ``real_feats`` and their (actor, emotion)) add the
         diversity readings (``fegan.metrics.diversity``)."""
         acc, id_pred, emo_pred = self.accuracy(fake, id_true, emo_true, descriptor=descriptor)
+        values, skipped = self.image_metrics(fake, real_feats, diversity)
+        return {**acc, **values}, skipped, id_pred, emo_pred
+
+    def image_metrics(self, fake: np.ndarray, real_feats: np.ndarray, diversity: dict | None = None
+                      ) -> tuple[dict[str, float], dict[str, str]]:
+        """FID, KID, IS (when possible) and, given ``diversity`` (see ``score``), the diversity readings."""
         feats = self.features(fake)
         names = ("fid", "kid", "is") + (("diversity",) if diversity else ())
-        values, skipped = compute_metrics(MetricInputs(
+        return compute_metrics(MetricInputs(
             real=real_feats, fake=feats, real_logits=self.logits(real_feats), fake_logits=self.logits(feats),
             no_logits_reason=self.no_is_reason(), kid_subset_size=self.cfg.kid_subset_size,
             is_splits=min(10, len(fake)), seed=self.cfg.seed,
             **({"fake_images": fake, **diversity} if diversity else {})), names)
-        return {**acc, **values}, skipped, id_pred, emo_pred
 
     def no_is_reason(self) -> str | None:
         if self.inception.has_logits:
@@ -184,6 +189,9 @@ class Judges:
 
 def stage(params: dict) -> str:
     cfg = build_config(EvalConfig, params.get("evaluate"), "evaluate")
+    if protocol(usable_clips()) == "speaker":
+        with progress.Phases("evaluate", Judges.PHASES + 4) as phases:
+            return _evaluate_unseen(params, cfg, phases.start)
     # the phases as they begin, with their count: the judges', six below, one a robustness condition, the reports
     total = Judges.PHASES + 6 + len(conditions(cfg.snr_db, cfg.durations_s)) + 1
     with progress.Phases("evaluate", total) as phases:
@@ -300,6 +308,84 @@ def _evaluate(params: dict, cfg: EvalConfig, phase) -> str:
             f"{metrics['id_acc_descriptor']:.3f}; val FID {metrics.get('val_fid', float('nan')):.1f}, identity "
             f"{metrics.get('val_id_acc', float('nan')):.3f}, emotion {metrics.get('val_emo_acc', float('nan')):.3f}; "
             f"{is_note}")
+
+
+def _evaluate_unseen(params: dict, cfg: EvalConfig, phase) -> str:
+    """The speaker protocol (``data.split: speaker``): ``unseen.unseen_readings`` on the test
+    speakers (``unseen_``) and the val ones (``val_unseen_``); the grid of the first test speakers.
+    Robustness and the identity judge's readings belong to the utterance protocol."""
+    device = resolve_device(params.get("device", "auto"))
+    g = load_generator(paths.GENERATOR).to(device)
+    gen_ck = checkpoint.load(paths.GENERATOR)
+    labels = Labels(list(gen_ck["actors"]), list(gen_ck["emotions"]))
+    identity, emotion = load_judges(labels)
+    judges = Judges(cfg, identity, emotion, gan_data("train", labels), params["faces"]["padding"], device, phase)
+    attr_judges, actors = unseen.load()
+    phase("the oracle's references: descriptors and attribute readings of the real training faces")
+    ref = unseen.train_references(judges, attr_judges, actors, labels)
+    make = lambda g, e_v, n: generate(g, e_v, n, cfg.seed, device, cfg.batch_size)   # noqa: E731
+    n = cfg.samples_per_voice
+    metrics: dict[str, float] = {}
+    splits = [s for s in ("test", "val") if (usable_clips().split == s).any()]
+    for split in splits:
+        scores, parts = unseen.unseen_readings(judges, attr_judges, g, split, labels, actors, ref, n, make, phase)
+        metrics.update({f"{'val_' if split == 'val' else ''}unseen_{k}": v for k, v in scores.items()})
+        if split == "test":
+            test_parts = parts
+    phase("reports")
+    _write_unseen_reports(metrics, test_parts, labels, n)
+    write_json(EVAL_METRICS, metrics)
+    write_json(ROBUSTNESS_METRICS, {})
+    m = lambda k: metrics.get(f"unseen_{k}", float("nan"))       # noqa: E731
+    return (f"evaluate (unseen speakers): 1:2 matching {m('match_1to2_attr'):.3f} attributes / "
+            f"{m('match_1to2_dlib'):.3f} dlib (oracle {m('oracle_match_1to2_attr'):.3f} / "
+            f"{m('oracle_match_1to2_dlib'):.3f}, chance 0.5), R@1 {m('r_at_1_attr'):.3f} (chance "
+            f"{m('chance_r_at_1'):.3f}), sex {m('sex_acc'):.3f}, emotion {m('emo_acc'):.3f}, FID {m('fid'):.1f}")
+
+
+def _write_unseen_reports(metrics: dict, parts: dict, labels, n: int) -> None:
+    """reports/grid.png (rows: the first 8 unseen test speakers) and reports/eval.md."""
+    data, fake = parts["data"], parts["fake"]
+    speakers = sorted(set(parts["voice_actor"].tolist()))[:8]
+    cells: dict[tuple[int, int], list] = {}
+    for i, (a, e) in enumerate(zip(parts["face_actor"].tolist(), data.face_emo.tolist())):
+        cells.setdefault((a, labels.emotions[e]), [data.faces[i].numpy(), None])
+    for v, (a, e) in enumerate(zip(parts["voice_actor"].tolist(), data.voice_emo.tolist())):
+        cell = cells.setdefault((a, labels.emotions[e]), [None, None])
+        if cell[1] is None:
+            cell[1] = fake[v * n]
+    grid = plots.face_grid({k: tuple(c) for k, c in cells.items() if k[0] in speakers}, speakers,
+                           labels.emotions, EMOTIONS)
+    plots.save_png(grid, f"{REPORTS}/grid.png")
+    names = {i: EMOTIONS.get(e, str(e)) for i, e in enumerate(labels.emotions)}
+    plots.save_csv(plots.confusion_pairs(parts["emo_true"], parts["emo_pred"], names),
+                   f"{REPORTS}/confusion_emotion.csv")
+    # no identity class for an unseen speaker, no robustness run here: the files stay, with no rows
+    plots.save_csv(plots.confusion_pairs([], []), f"{REPORTS}/confusion_identity.csv")
+    plots.save_csv(pd.DataFrame(columns=["condition", "snr_db", "fid", "kid", "id_acc", "emo_acc", "vnet_acc"]),
+                   f"{REPORTS}/robustness_snr.csv")
+    plots.save_csv(pd.DataFrame(columns=["condition", "duration_s", "seconds", "fid", "kid", "id_acc", "emo_acc",
+                                         "vnet_acc"]), f"{REPORTS}/robustness_duration.csv")
+    rows = []
+    for p, name in (("unseen_", "test"), ("val_unseen_", "val")):
+        for tag, what in (("attr", "attribute judges"), ("dlib", "dlib descriptor")):
+            if f"{p}match_1to2_{tag}" in metrics:
+                rows.append({"speakers": f"{name} ({int(metrics[p + 'n_speakers'])})", "embedding": what,
+                             **{k: metrics.get(f"{p}{k}_{tag}") for k in ("match_1to2", "r_at_1", "r_at_5")},
+                             **{f"oracle {k}": metrics.get(f"{p}oracle_{k}_{tag}") for k in ("match_1to2", "r_at_1")},
+                             "chance r_at_1": metrics.get(f"{p}chance_r_at_1")})
+    attrs = [{"speakers": name, **{k: metrics.get(f"{p}{k}") for k in
+              ("sex_acc", "sex_acc_real", "age_band_acc", "age_band_acc_real", "size_band_acc",
+               "size_band_acc_real", "emo_acc", "emo_acc_real", "fid", "kid")}}
+             for p, name in (("unseen_", "test"), ("val_unseen_", "val")) if f"{p}emo_acc" in metrics]
+    text = ("# Evaluation: speakers never heard in training (data.split speaker)\n\n"
+            "## Does the face match the speaker? (1:2 matching, R@k over the unseen gallery)\n\n"
+            + plots.markdown_table(rows, list(rows[0]) if rows else [])
+            + "\n## Attributes and emotion of the generated faces (_real: the judges on real faces)\n\n"
+            + plots.markdown_table(attrs, list(attrs[0]) if attrs else [])
+            + "\nChoose settings on the val rows; read test once, at the end.\n")
+    with atomic_path(f"{REPORTS}/eval.md", suffix=".md") as tmp:
+        tmp.write_text(text)
 
 
 def _vnet_acc_clean(venc, feats: torch.Tensor, split: str) -> float:

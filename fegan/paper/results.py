@@ -60,7 +60,10 @@ def flat_params(d: dict | None, prefix: str = "") -> dict[str, Any]:
 # Params added after runs of the ledger were made: a run (or a params.yaml) without one ran as with
 # this value, the one that changes nothing
 ADDED_LATER = {"noisy_voices.copies": 0, "noisy_voices.snr_db": [0, 30], "noisy_voices.talkers": 4,
-               "noisy_voices.seed": 0, "train.noisy_voices": True}
+               "noisy_voices.seed": 0, "train.noisy_voices": True,
+               # issue 26: the speaker protocol and the synthetic population (off: the runs before them)
+               "data.split": "utterance", "data.test_speakers": 16, "data.val_speakers": 8,
+               "synth.population": False}
 # ... and keys that change nothing while ``noisy_voices.copies`` is 0 (no babble copies to use)
 INERT_WITHOUT_COPIES = ("noisy_voices.snr_db", "noisy_voices.talkers", "noisy_voices.seed", "train.noisy_voices")
 

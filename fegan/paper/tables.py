@@ -92,12 +92,12 @@ def _paper(v: float | None) -> str:
 
 
 def dataset_name(params: dict) -> str:
-    """"synthetic", "RAVDESS" or "eNTERFACE'05" from a run's params."""
+    """"synthetic", "RAVDESS", "eNTERFACE'05" or "CREMA-D" from a run's params."""
     data, synth = params.get("data") or {}, params.get("synth") or {}
     raw = str(data.get("raw_dir", "")).rstrip("/")
     if raw and raw == str(synth.get("out_dir", "data/raw/synthetic")).rstrip("/"):
         return "synthetic"
-    return {"ravdess": "RAVDESS", "enterface": "eNTERFACE'05"}.get(data.get("format"), str(data.get("format")))
+    return {"ravdess": "RAVDESS", "enterface": "eNTERFACE'05", "cremad": "CREMA-D"}.get(data.get("format"), str(data.get("format")))
 
 
 def _mean_sd(xs: list[float], digits: int) -> str:

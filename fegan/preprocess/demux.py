@@ -19,6 +19,7 @@ import pandas as pd
 
 from .. import paths
 from ..datasets.adapters import FORMATS, scan
+from ..datasets.actors import read_actors
 from ..errors import FeganError
 from ..io import Spooled, atomic_path, save_concatenated, spool
 from ..media import MediaError, read_audio_probed
@@ -26,7 +27,7 @@ from ..parallel import pmap
 from ..params import build_config
 from .common import require_clips
 from .guard import Guard, Unforeseen, log_path, write_log
-from .split import assign_split
+from .split import SPLITS, assign_speaker_split, assign_split
 
 
 @dataclass
@@ -38,6 +39,9 @@ class DataConfig:
     split_seed: int = 0
     test_fraction: float = 0.25
     val_fraction: float = 0.15              # of each group's clips left after test (fegan.preprocess.split)
+    split: str = "utterance"                # utterance (the paper's: held-out clips of seen speakers) | speaker
+    test_speakers: int = 16                 # split: speaker: speakers held out whole for test ...
+    val_speakers: int = 8                   # ... and for val (the choices); the rest train
     min_clips: int = 8
     min_duration_s: float = 0.5
     workers: int = 0
@@ -52,6 +56,11 @@ class DataConfig:
             raise FeganError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
         if not 0 <= self.val_fraction < 1:
             raise FeganError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.split not in SPLITS:
+            raise FeganError(f"data.split must be one of {', '.join(SPLITS)}, got {self.split!r}")
+        if self.split == "speaker" and (self.test_speakers < 1 or self.val_speakers < 0):
+            raise FeganError(f"data.test_speakers must be >= 1 and data.val_speakers >= 0, got "
+                             f"{self.test_speakers} and {self.val_speakers}")
 
 
 @functools.lru_cache(maxsize=8)
@@ -131,7 +140,7 @@ def _write(cfg: DataConfig, table: pd.DataFrame, todo: pd.Index, results: list, 
     table.loc[todo[~failed], "audio_offset"] = np.cumsum(lens) - lens
     table.loc[todo[~failed], "audio_len"] = lens
     table["audio_rate"] = cfg.sample_rate
-    table["split"] = assign_split(table, cfg.split_seed, cfg.test_fraction, cfg.val_fraction)
+    table["split"] = split_clips(table, cfg)
     table = table[["clip_id", "path", "actor", "gender", "emotion", "intensity", "statement", "repetition",
                    "split", "duration_s", "sample_rate", "width", "height", "fps", "audio_offset",
                    "audio_len", "audio_rate", "status", "reason"]]
@@ -143,8 +152,39 @@ def _write(cfg: DataConfig, table: pd.DataFrame, todo: pd.Index, results: list, 
     return table
 
 
+def split_clips(table: pd.DataFrame, cfg: DataConfig) -> pd.Series:
+    """The clip table's ``split`` column under ``data.split`` (fegan.preprocess.split)."""
+    if cfg.split == "utterance":
+        return assign_split(table, cfg.split_seed, cfg.test_fraction, cfg.val_fraction)
+    try:
+        return assign_speaker_split(table, cfg.split_seed, cfg.test_speakers, cfg.val_speakers)
+    except ValueError as e:
+        raise FeganError(f"data.split speaker: {e}") from None
+
+
+def write_actors(cfg: DataConfig, table: pd.DataFrame, out: str | Path) -> pd.DataFrame:
+    """The usable actors' attributes (fegan.datasets.attributes) and the split each one is in under
+    the speaker protocol (``mixed`` under the utterance one: every actor is in every split)."""
+    ok = table[table.status == "ok"]
+    actors = read_actors(cfg.raw_dir, cfg.format, ok.actor)
+    splits = ok.groupby("actor").split.agg(lambda s: s.iloc[0] if s.nunique() == 1 else "mixed")
+    actors["split"] = actors.actor.map(splits).fillna("").astype(str)
+    with atomic_path(out, suffix=".parquet") as tmp:
+        actors.to_parquet(tmp, index=False)
+    return actors
+
+
+def _actors_readable(cfg: DataConfig) -> None:
+    try:
+        read_actors(cfg.raw_dir, cfg.format, [])
+    except (OSError, ValueError, KeyError) as e:
+        raise FeganError(f"demux: the actors' attributes in {cfg.raw_dir} cannot be read: {e}") from None
+
+
 def stage(params: dict) -> str:
-    """The `demux` stage: params.yaml's ``data`` section in, clip table and audio out."""
+    """The `demux` stage: params.yaml's ``data`` section in; clip table, audio and actors' table out."""
     cfg = build_config(DataConfig, params.get("data"), "data")
+    _actors_readable(cfg)           # before decoding: a bad attribute file must not leave half the outputs
     table = demux(cfg, paths.CLIPS, paths.AUDIO)
+    write_actors(cfg, table, paths.ACTORS)
     return f"demux: {(table.status == 'ok').sum()} usable of {len(table)} clips"

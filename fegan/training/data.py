@@ -25,16 +25,31 @@ class Labels:
 
     @classmethod
     def from_clips(cls, clips: pd.DataFrame) -> "Labels":
+        """The identity classes are the actors with training clips (under ``data.split: speaker``
+        the test and val speakers have none: no head may name them); the emotions are all."""
         ok = clips[clips.status == "ok"]
-        return cls(sorted(int(a) for a in ok.actor.unique()), sorted(int(e) for e in ok.emotion.unique()))
+        train = ok[ok.split == "train"] if "split" in ok and (ok.split == "train").any() else ok
+        return cls(sorted(int(a) for a in train.actor.unique()), sorted(int(e) for e in ok.emotion.unique()))
 
-    def actor_index(self, actors) -> np.ndarray:
+    def actor_index(self, actors, unseen: bool = False) -> np.ndarray:
+        """Class indices of actor codes; with ``unseen``, -1 for an actor with no class (an unseen
+        speaker), else such an actor is an error."""
         lut = {a: i for i, a in enumerate(self.actors)}
+        if unseen:
+            return np.array([lut.get(int(a), -1) for a in actors], dtype=np.int64)
         return np.array([lut[int(a)] for a in actors], dtype=np.int64)
 
     def emotion_index(self, emotions) -> np.ndarray:
         lut = {e: i for i, e in enumerate(self.emotions)}
         return np.array([lut[int(e)] for e in emotions], dtype=np.int64)
+
+
+def protocol(clips: pd.DataFrame) -> str:
+    """``speaker`` when no held-out (val or test) clip's speaker has a training clip (``data.split:
+    speaker``: the field's unseen-speaker protocol), else ``utterance`` (the paper's)."""
+    ok = clips[clips.status == "ok"] if "status" in clips else clips
+    held = set(ok.actor[ok.split.isin(["val", "test"])])
+    return "speaker" if held and not held & set(ok.actor[ok.split == "train"]) else "utterance"
 
 
 def usable_clips(clips_path=paths.CLIPS, features_index=paths.FEATURES_INDEX) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from . import checkpoint, distributed
 from .data import Labels, usable_clips
 from .device import resolve_device
 from .gan import GANData, GANTrainConfig, fingerprint, resumable_step, to_image, train_gan
-from .gan_data import gan_data
+from .gan_data import gan_data, split_actors
 from .stages import open_live, write_json
 
 
@@ -24,8 +24,9 @@ def head_accuracy(model, data: GANData, device) -> dict[str, float]:
     model.eval()
     out = model.judge(to_image(data.faces.to(device)), data.face_ev.to(device))
     acc = {}
-    if "c1" in out:
-        acc["c1_acc"] = float((out["c1"].argmax(1).cpu() == data.face_id).float().mean())
+    seen = data.face_id >= 0                  # unseen speakers (data.split speaker) have no class
+    if "c1" in out and seen.any():
+        acc["c1_acc"] = float((out["c1"].argmax(1).cpu()[seen] == data.face_id[seen]).float().mean())
     if "c2" in out:
         acc["c2_acc"] = float((out["c2"].argmax(1).cpu() == data.face_emo).float().mean())
     model.train()
@@ -78,8 +79,9 @@ def stage(params: dict) -> str:
 
     # fixed noise and fixed held-out voices (one per identity) for the sample grids
     g = torch.Generator().manual_seed(1234)
-    pick = [int(np.flatnonzero(held.voice_id.numpy() == i)[0]) for i in range(len(labels.actors))
-            if (held.voice_id.numpy() == i).any()]
+    # (data.split speaker: held-out voices are unseen speakers, with no identity class: their actor codes)
+    who = held.voice_id.numpy() if (held.voice_id >= 0).any() else split_actors(held_name)[0]
+    pick = [int(np.flatnonzero(who == i)[0]) for i in sorted(set(who.tolist()))]
     fixed_ev = held.voice_ev[pick].repeat_interleave(4, 0)
     fixed_noise = torch.randn(len(fixed_ev), mcfg.noise_dim, generator=g)
 
