@@ -135,7 +135,8 @@ def generate(voice, out, n, seed, separate, vnet, generator, params_file, overri
 
     Runs the pipeline's VAD, features, V-net and G-net on the recording; needs at
     least 0.3 s of speech (shorter speech is repeated to the features' 10 s, longer
-    is cut). With --n > 1 the faces go into one grid image (row-major, the smallest
+    is cut). The line it prints says whether the voice is close to a training speaker or
+    new (the similarity and threshold of models/vnet_calibration.json, beside --vnet). With --n > 1 the faces go into one grid image (row-major, the smallest
     square that holds them, 2 black pixels apart), or one file each with --separate.
     """
     from pathlib import Path
@@ -169,7 +170,7 @@ def generate(voice, out, n, seed, separate, vnet, generator, params_file, overri
     layout = (f"{n} faces {s}x{s} in a grid" if len(targets) == 1 and n > 1 else
               f"{n} face{'s' if n > 1 else ''} {s}x{s}")
     click.echo(f"wrote {what} ({layout}, seed {seed}) from {res.voiced_s:.2f} s of speech in {voice}; "
-               f"V-net's nearest training speaker: actor {res.speaker} (p {res.speaker_p:.2f})")
+               f"{res.voice_line()}")
 
 
 @cli.command()
@@ -181,14 +182,17 @@ def generate(voice, out, n, seed, separate, vnet, generator, params_file, overri
                    "names, the --host address and, with 0.0.0.0, this machine's names and addresses")
 @_model_options
 @click.option("--judge", default="models/emotion_judge.pt", show_default=True, metavar="FILE",
-              help="the evaluate stage's emotion judge (optional: without it the page reads no emotion)")
+              help="the evaluate stage's emotion judge (optional: without it the page reads no emotion); "
+                   "its judges_calibration.json and attribute_judges.pt are read beside it")
 def demo(host, port, allow_hosts, vnet, generator, judge, params_file):
     """Serve a page where you speak (or upload a recording) and see the face.
 
     The page records from the microphone or takes a file (wav, mp3, m4a, webm/opus, a
     video's audio track), draws N faces with a seed through the same code as `fegan
-    generate`, and shows V-net's nearest training speaker beside one of their real training
-    faces, the seconds of speech used, and what the emotion judge reads in each face. It
+    generate`, and says whether the voice is close to a training speaker (with one of their
+    real training faces) or new, by a similarity threshold calibrated on unseen speakers; the
+    seconds of speech used; and what the emotion judge reads in each face, temperature-scaled
+    (and under the speaker protocol the attribute judges, over the faces). It
     loads nothing from the internet, bounds uploads, the seconds it hears and the requests it
     draws at once, and answers only its own Host names (docs/demo.md). Ctrl-C stops it.
     """
@@ -305,7 +309,7 @@ def _say_changes(changed, params_file: str, kind: str, name: str) -> None:
 @click.option("--print-dvc", is_flag=True,
               help="print the same switch as one `dvc exp run -S ...` line; params.yaml is left as it is")
 def profile(name, raw_dir, params_file, print_dvc):
-    """Switch params.yaml to a profile: synthetic, ravdess-paper, enterface, cremad.
+    """Switch params.yaml to a profile: synthetic, synthetic-population, ravdess-paper, enterface, cremad.
 
     Rewrites only the profile's keys (comments and order kept, written atomically) and prints
     each change; `synthetic` restores the shipped values. Without NAME, lists the profiles.
@@ -314,8 +318,9 @@ def profile(name, raw_dir, params_file, print_dvc):
 
     if name is None:
         on = active(params_file)
+        width = max(map(len, PROFILES))
         for n, p in PROFILES.items():
-            click.echo(f"{n:14s} {p.help}{'  (active)' if n in on else ''}")
+            click.echo(f"{n:{width}s} {p.help}{'  (active)' if n in on else ''}")
         return
     if print_dvc:
         profile_values(name, raw_dir)           # the same errors as applying it

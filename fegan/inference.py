@@ -91,6 +91,56 @@ def _load(path: str | Path, what: str) -> dict:
 
 
 @dataclass
+class VoiceCalibration:
+    """``models/vnet_calibration.json`` (``train_vnet``'s): the training speakers' E_v centroids
+    and the similarity threshold below which a voice is new (``fegan.training.voice_calibration``)."""
+    actors: list
+    centroids: np.ndarray      # (K, 128)
+    threshold: float
+    eer: float
+    path: str
+
+    def read(self, e_v: torch.Tensor) -> tuple[int, float, bool]:
+        """The nearest training speaker (by cosine to their centroid), the similarity, and whether
+        the voice is new (similarity below the threshold)."""
+        from .calibration import cosine_to_centroids
+
+        sims = cosine_to_centroids(e_v.double().numpy(), self.centroids)[0]
+        k = int(sims.argmax())
+        return int(self.actors[k]), float(sims[k]), bool(sims[k] < self.threshold)
+
+
+def voice_calibration_path(vnet_path: str | Path) -> Path:
+    """Where ``train_vnet`` writes the calibration of ``vnet_path``: ``models/vnet.pt`` ->
+    ``models/vnet_calibration.json``."""
+    p = Path(vnet_path)
+    return p.with_name(p.stem + "_calibration.json")
+
+
+def load_voice_calibration(enc: "VoiceEncoder", path: str | Path | None = None) -> tuple[VoiceCalibration | None, str]:
+    """The calibration of V-net ``enc`` (default: beside its checkpoint), or None and why not:
+    missing, unreadable, or written for another V-net (its md5 or actors differ)."""
+    import hashlib
+    import json
+
+    path = Path(path) if path is not None else voice_calibration_path(enc.path)
+    if not path.is_file():
+        return None, f"{path} not found; rerun `dvc repro train_vnet`"
+    try:
+        d = json.loads(path.read_text())
+        cal = VoiceCalibration(list(d["actors"]), np.asarray(d["centroids"], dtype=np.float64),
+                               float(d["threshold"]), float(d["eer"]), str(path))
+        md5 = d.get("vnet_md5")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return None, f"{path} is not a voice calibration ({type(e).__name__}); rerun `dvc repro train_vnet`"
+    if cal.actors != list(enc.actors) or cal.centroids.shape != (len(enc.actors), enc.model.head.in_features):
+        return None, f"{path} is for other training speakers than {enc.path}'s; rerun `dvc repro train_vnet`"
+    if md5 and Path(enc.path).is_file() and hashlib.md5(Path(enc.path).read_bytes()).hexdigest() != md5:
+        return None, f"{path} was written for another {Path(enc.path).name}; rerun `dvc repro train_vnet`"
+    return cal, ""
+
+
+@dataclass
 class VoiceEncoder:
     """A trained V-net in eval mode and what its checkpoint records."""
     model: VNet
@@ -201,16 +251,36 @@ class VoiceFaces:
     images: torch.Tensor     # (n, 3, S, S) uint8
     e_v: torch.Tensor        # (128,)
     voiced_s: float          # seconds of speech found (the features use up to features.duration_s of it)
-    speaker: int             # V-net's nearest training actor
-    speaker_p: float
+    speaker: int             # the nearest training actor: by centroid similarity, or V-net's head without a calibration
+    speaker_p: float         # V-net's speaker softmax for its own pick: near 1 for any voice, no similarity
     heard_s: float           # seconds of the recording decoded (all of it, or max_s)
+    similarity: float | None = None   # cosine of E_v to `speaker`'s centroid (None: no voice calibration)
+    threshold: float | None = None    # below it the voice is new
+    is_new: bool | None = None
+    calibration_note: str = ""        # why there is no similarity, when there is none
+
+    def voice_line(self) -> str:
+        """What the voice is, in words: close to a training speaker or new, with the numbers."""
+        if self.similarity is None:
+            return (f"V-net's nearest training speaker A{self.speaker:02d} (uncalibrated: no similarity; "
+                    f"{self.calibration_note})")
+        if self.is_new:
+            return (f"a new voice (nearest training speaker A{self.speaker:02d} at similarity {self.similarity:.2f}; "
+                    f"threshold {self.threshold:.2f})")
+        return (f"close to training speaker A{self.speaker:02d} (similarity {self.similarity:.2f}, "
+                f"threshold {self.threshold:.2f})")
 
 
 def faces_from_voice(voice: str | Path, params: dict, vnet: str | Path | VoiceEncoder,
                      generator: str | Path | GNet, n: int = 1, seed: int = 0,
-                     min_speech_s: float = MIN_SPEECH_S, max_s: float | None = None) -> VoiceFaces:
+                     min_speech_s: float = MIN_SPEECH_S, max_s: float | None = None,
+                     calibration: VoiceCalibration | str | Path | None = "beside") -> VoiceFaces:
     """Recording -> faces with params.yaml's ``data``, ``vad`` and ``features`` sections
-    (with ``max_s``: from the recording's first ``max_s`` seconds)."""
+    (with ``max_s``: from the recording's first ``max_s`` seconds).
+
+    ``calibration``: the voice calibration that says close or new: ``"beside"`` (the default)
+    reads the one beside the V-net checkpoint (``models/vnet_calibration.json``), another path
+    that file, when it is there and fits the V-net; None: none (``speaker`` is then V-net's head's)."""
     from .preprocess.demux import DataConfig
 
     sr = build_config(DataConfig, params.get("data"), "data").sample_rate
@@ -224,4 +294,12 @@ def faces_from_voice(voice: str | Path, params: dict, vnet: str | Path | VoiceEn
                   **{f.name: getattr(vad, f.name) for f in fields(vad) if f.name != "workers"})
     e_v = embed(wave, sr, enc, feats)
     speaker, p = enc.nearest_speaker(e_v)
-    return VoiceFaces(generate(g, e_v, n, seed), e_v, len(wave) / sr, speaker, p, len(heard) / sr)
+    note = "no voice calibration given"
+    if isinstance(calibration, (str, Path)):
+        calibration, note = load_voice_calibration(enc, None if calibration == "beside" else calibration)
+    out = VoiceFaces(generate(g, e_v, n, seed), e_v, len(wave) / sr, speaker, p, len(heard) / sr,
+                     calibration_note=note if calibration is None else "")
+    if calibration is not None:
+        out.speaker, out.similarity, out.is_new = calibration.read(e_v)
+        out.threshold = calibration.threshold
+    return out

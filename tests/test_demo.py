@@ -38,7 +38,7 @@ from click.testing import CliRunner
 from factory import write_clip
 from PIL import Image
 from safetensors.numpy import save_file
-from test_generate import PARAMS_YAML, SIZE, _save_models
+from test_generate import PARAMS_YAML, SIZE, _save_models, _write_voice_calibration
 
 from fegan import paths
 from fegan.cli import cli
@@ -79,16 +79,59 @@ def _webm_opus(path: Path, voice: np.ndarray, sr: int = 48000) -> None:
             out.mux(packet)
 
 
+SURE = 60        # the fixture's emotion judge: a random one's head times this, "angry 1.00" for any face
+
+
+def _embed(workspace: Path, wave: np.ndarray, sr: int) -> torch.Tensor:
+    from fegan import inference
+
+    enc = inference.load_vnet(workspace / paths.VNET)
+    return inference.embed(inference.voiced(inference.resample(wave, sr, 32000), 32000), 32000, enc, {})
+
+
+def _calibrate(root: Path, voice: np.ndarray, new_voice: np.ndarray) -> None:
+    """The calibrations `train_vnet` and `train_judges` write, built for the test's untrained
+    models (the real fits are tested in test_calibration.py and test_judges.py): actor 2's
+    centroid is speech.wav's own E_v, the others other actors' voices, and the threshold halfway
+    between 1 and new.wav's nearest similarity; the emotion judge's temperature is fitted, as
+    train_judges fits it, on labelled faces it reads right two times in three."""
+    import hashlib
+
+    from fegan.calibration import cosine_to_centroids, temperature_report
+    from fegan.evaluation.judge import logits
+
+    cents = {2: _embed(root, voice, 48000)}
+    for actor in (1, 3, 4):
+        other = synthesize_voice(make_actor(0, actor), emotion_style(3, 1)[1], 2, np.random.default_rng(actor),
+                                 sample_rate=48000).audio
+        cents[actor] = _embed(root, other, 48000)
+    table = torch.stack([cents[a] for a in (1, 2, 3, 4)]).double().numpy()
+    nearest_new = float(cosine_to_centroids(_embed(root, new_voice, 48000).double().numpy(), table).max())
+    assert nearest_new < 0.999
+    _write_voice_calibration(root / paths.VNET, cents, (1 + nearest_new) / 2)
+    judge, _ = load_judge(root / paths.EMOTION_JUDGE)
+    val = np.random.default_rng(2).integers(0, 256, (12, 3, SIZE, SIZE), dtype=np.uint8)
+    z = logits(judge, val)
+    labels = np.where(np.arange(12) % 3 == 2, (z.argmax(1) + 1) % 3, z.argmax(1))
+    emotion = {**temperature_report(z, labels, "test faces"),
+               "judge_md5": hashlib.md5((root / paths.EMOTION_JUDGE).read_bytes()).hexdigest()}
+    (root / paths.JUDGES_CALIBRATION).write_text(json.dumps({"emotion": emotion}))
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """A repository-like folder: params.yaml, models/, the faces stage's outputs and one voice."""
+    """A repository-like folder: params.yaml, models/ with their calibrations, the faces stage's
+    outputs, one voice of training actor 2 and one of a speaker never trained on."""
     root = tmp_path_factory.mktemp("demo")
     (root / "params.yaml").write_text(PARAMS_YAML)
     (root / "models").mkdir()
     _save_models(root / "models")
     torch.manual_seed(0)
-    save_judge(root / paths.EMOTION_JUDGE, FaceClassifier(3, 4).eval(), JudgeConfig(width=4),
-               ["happy", "sad", "angry"])
+    judge = FaceClassifier(3, 4).eval()
+    with torch.no_grad():
+        judge.head.weight.mul_(SURE)
+        judge.head.bias.mul_(SURE)
+    save_judge(root / paths.EMOTION_JUDGE, judge, JudgeConfig(width=4), ["happy", "sad", "angry"])
     # one real training face per actor 1..4 (a flat colour each: easy to tell apart)
     faces = np.stack([np.full((3, SIZE, SIZE), 50 * k, np.uint8) for k in range(1, 5)])
     (root / "data/processed").mkdir(parents=True)
@@ -100,6 +143,10 @@ def workspace(tmp_path_factory):
     rng = np.random.default_rng(0)
     voice = synthesize_voice(make_actor(0, 2), emotion_style(1, 1)[1], 1, rng, sample_rate=48000).audio
     sf.write(root / "speech.wav", voice, 48000, subtype="PCM_16")
+    new_voice = synthesize_voice(make_actor(0, 21), emotion_style(1, 1)[1], 1, np.random.default_rng(21),
+                                 sample_rate=48000).audio
+    sf.write(root / "new.wav", new_voice, 48000, subtype="PCM_16")
+    _calibrate(root, *(sf.read(root / f, dtype="float32")[0] for f in ("speech.wav", "new.wav")))   # as the files hold them
     # the fake microphone plays this on a loop: speech, then a pause
     sf.write(root / "mic.wav", np.concatenate([voice, np.zeros(24000, np.float32)]), 48000, subtype="PCM_16")
     sf.write(root / "silent.wav", np.random.default_rng(1).normal(0, 1e-4, 48000), 48000)
@@ -155,23 +202,58 @@ def test_upload_shows_what_generate_draws(workspace, server, tmp_path):
         # the same image as the command gives for the same file and seed: one code path
         assert np.array_equal(shown, _generated(workspace, "--n", "4", "--seed", "3"))
         assert shown.shape == (2 * (SIZE + 2) + 2, 2 * (SIZE + 2) + 2, 3) and shown.std() > 5   # not blank
-        speaker = page.inner_text("#speaker-caption")
-        actor = int(speaker.split()[1])
-        assert 1 <= actor <= 4
-        # the nearest speaker's real training face: the flat colour of that actor
-        assert (image_pixels(page, "#speaker-face") == 50 * actor).all()
+        # a voice of training actor 2 (the fixture's calibration: their centroid is this voice)
+        threshold = json.loads((workspace / paths.VNET_CALIBRATION).read_text())["threshold"]
+        assert page.inner_text("#voice") == f"close to training speaker A02 (similarity 1.00, threshold {threshold:.2f})"
+        assert page.inner_text("#speaker-caption") == "a real training face of A02"
+        # the speaker's real training face: the flat colour of actor 2
+        assert (image_pixels(page, "#speaker-face") == 50 * 2).all()
         speech = float(page.inner_text("#speech").split(": ")[1].split()[0])
         assert 1.0 < speech < 4.0
-        # the emotion judge's verdicts on the four faces, as the judge gives them
+        # the emotion judge's verdicts on the four faces, as the judge gives them at its temperature
         judge, names = load_judge(workspace / paths.EMOTION_JUDGE)
-        faces = np.stack([shown[2 + r * (SIZE + 2):2 + r * (SIZE + 2) + SIZE, 2 + c * (SIZE + 2):2 + c * (SIZE + 2) + SIZE]
-                          for r in range(2) for c in range(2)]).transpose(0, 3, 1, 2)
-        p = probabilities(judge, np.ascontiguousarray(faces))
+        t = _temperature(workspace)
+        p = probabilities(judge, _cells(shown, 4), json.loads((workspace / paths.JUDGES_CALIBRATION).read_text())
+                          ["emotion"]["temperature"])
         expect = ", ".join(f"{names[k]} {row[k]:.2f}" for row, k in zip(p, p.argmax(1)))
-        assert page.inner_text("#emotion") == f"the emotion judge reads: {expect}"
+        assert page.inner_text("#emotion") == f"the emotion judge reads (temperature-scaled, T {t:.2f}): {expect}"
+        assert not page.is_visible("#attributes")          # the utterance protocol: no attribute judges
         _only_local(page, server)
         page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
         assert Image.open(tmp_path / "demo.png").size[0] >= 900
+
+
+def _cells(sheet: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` faces of a grid ``inference.grid`` drew, as uint8 ``(n, 3, S, S)``."""
+    if n == 1:
+        return np.ascontiguousarray(sheet.transpose(2, 0, 1)[None])
+    ncol = int(np.ceil(np.sqrt(n)))
+    step = SIZE + 2
+    return np.ascontiguousarray(np.stack([sheet[2 + r * step:2 + r * step + SIZE, 2 + c * step:2 + c * step + SIZE]
+                                          for r, c in (divmod(i, ncol) for i in range(n))]).transpose(0, 3, 1, 2))
+
+
+def _temperature(workspace: Path) -> float:
+    """The emotion judge's fitted temperature, rounded as the answer gives it."""
+    return round(json.loads((workspace / paths.JUDGES_CALIBRATION).read_text())["emotion"]["temperature"], 3)
+
+
+def test_a_voice_never_heard_reads_new(workspace, server):
+    """A speaker never trained on: "a new voice", with the nearest training speaker and the
+    numbers, and no real face of anyone; the emotion judge, which alone reads >= 0.99 of any
+    face, reads less than that at its temperature."""
+    with browser() as page:
+        assert upload(page, server, workspace / "new.wav", n=4, seed=0) == "result"
+        m = re.fullmatch(r"a new voice \(nearest training speaker A0([1-4]) at similarity (0\.\d\d); "
+                         r"threshold (0\.\d\d)\)", page.inner_text("#voice"))
+        assert m and float(m[2]) <= float(m[3]), page.inner_text("#voice")
+        assert not page.is_visible("#speaker-face") and page.inner_text("#speaker-caption") == ""
+        reads = page.inner_text("#emotion")
+        assert reads.startswith(f"the emotion judge reads (temperature-scaled, T {_temperature(workspace):.2f}): ")
+        shown = [float(x.rsplit(" ", 1)[1]) for x in reads.split(": ", 1)[1].split(", ")]
+        assert len(shown) == 4 and max(shown) < 0.99
+        judge, _ = load_judge(workspace / paths.EMOTION_JUDGE)
+        assert (probabilities(judge, _cells(image_pixels(page, "#faces"), 4)).max(1) >= 0.99).all()
 
 
 def test_microphone_recording(workspace, server):
@@ -418,6 +500,72 @@ def test_the_server_under_a_load_of_good_and_bad_requests(workspace, demo, demo_
     assert status == 200 and answer == alone[good[1][0]]
     print(f"load: {LOAD_REQUESTS} requests in {elapsed:.1f} s; RSS {baseline / 1024:.0f} MiB, "
           f"peak {peak / 1024:.0f} MiB")
+
+
+def test_the_answer_says_close_or_new_and_reads_calibrated_emotions(workspace, demo):
+    """The JSON: a training speaker's voice is close (their real face with it), a voice never
+    heard is new (no face); the emotions are the judge's softmax at the fitted temperature,
+    which for the new voice's faces is below 0.99 where the plain softmax is >= 0.99 for all."""
+    cal = json.loads((workspace / paths.VNET_CALIBRATION).read_text())
+    status, known = _post(demo.url, workspace / "speech.wav", n=4, seed=3)
+    assert status == 200, known
+    assert (known["voice_is_new"], known["speaker"], known["voice_threshold"]) == (False, 2, round(cal["threshold"], 3))
+    assert known["voice_similarity"] >= known["voice_threshold"] and known["speaker_face"].startswith("data:image/png")
+    assert known["voice_note"] is None and "speaker_p" not in known
+    status, new = _post(demo.url, workspace / "new.wav", n=4, seed=3)
+    assert status == 200, new
+    assert new["voice_is_new"] is True and new["voice_similarity"] < new["voice_threshold"]
+    assert new["speaker_face"] is None and 1 <= new["speaker"] <= 4
+    judge, names = load_judge(workspace / paths.EMOTION_JUDGE)
+    faces = _cells(np.asarray(Image.open(io.BytesIO(base64.b64decode(new["image"].split(",", 1)[1]))).convert("RGB")), 4)
+    t = json.loads((workspace / paths.JUDGES_CALIBRATION).read_text())["emotion"]["temperature"]
+    assert t > 1 and new["emotion_temperature"] == round(t, 3) and new["emotion_note"] is None
+    p = probabilities(judge, faces, t)
+    assert new["emotions"] == [{"label": names[k], "p": round(float(row[k]), 3)} for row, k in zip(p, p.argmax(1))]
+    assert max(e["p"] for e in new["emotions"]) < 0.99
+    assert (probabilities(judge, faces).max(1) >= 0.99).all()       # uncalibrated: "angry 1.00"
+    assert new["attributes"] is None                                # the utterance protocol
+
+
+def test_attribute_readings_and_missing_calibrations(workspace, tmp_path, monkeypatch):
+    """Under the speaker protocol the attribute judges' readings, averaged over the faces at
+    their temperatures; without the calibration files the page says the readings are not
+    calibrated and shows no face."""
+    import hashlib
+
+    from fegan.datasets.attributes import ATTRIBUTES
+    from fegan.demo.app import Models, Workspace, run
+    from fegan.evaluation.attribute_judges import save_attribute_judges
+
+    ws = tmp_path / "ws"
+    shutil.copytree(workspace, ws)
+    monkeypatch.chdir(ws)
+    torch.manual_seed(1)
+    judges = {"sex": FaceClassifier(2, 4).eval(), "age_band": FaceClassifier(4, 4).eval()}
+    save_attribute_judges(ws / paths.ATTRIBUTE_JUDGES, judges, JudgeConfig(width=4))
+    cal = json.loads((ws / paths.JUDGES_CALIBRATION).read_text())
+    cal["attributes"] = {"sex": {"temperature": 2.0, "fitted": True}, "age_band": {"temperature": 1.0, "fitted": False}}
+    cal["attribute_judges_md5"] = hashlib.md5((ws / paths.ATTRIBUTE_JUDGES).read_bytes()).hexdigest()
+    (ws / paths.JUDGES_CALIBRATION).write_text(json.dumps(cal))
+    answer = run(Models(Workspace()), ws / "new.wav", 3, 0)
+    faces = _cells(np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["image"].split(",", 1)[1])))
+                              .convert("RGB")), 3)
+    expect = []
+    for name, t in (("sex", 2.0), ("age_band", 1.0)):
+        mean = probabilities(judges[name], faces, t).mean(0)
+        expect.append({"attribute": name.removesuffix("_band"), "label": ATTRIBUTES[name][int(mean.argmax())],
+                       "p": round(float(mean.max()), 3)})
+    assert answer["attributes"] == expect
+    # the utterance protocol's file holds no judges: nothing said of attributes
+    save_attribute_judges(ws / paths.ATTRIBUTE_JUDGES, {}, JudgeConfig(width=4))
+    assert run(Models(Workspace()), ws / "new.wav", 1, 0)["attributes"] is None
+    # no calibration files: the softmax as it is, said to be uncalibrated; closeness unknown, no face
+    (ws / paths.JUDGES_CALIBRATION).unlink()
+    (ws / paths.VNET_CALIBRATION).unlink()
+    bare = run(Models(Workspace()), ws / "speech.wav", 1, 0)
+    assert bare["emotion_temperature"] == 1.0 and bare["emotion_note"].startswith("uncalibrated: no models/judges_calibration.json")
+    assert (bare["voice_is_new"], bare["voice_similarity"], bare["speaker_face"]) == (None, None, None)
+    assert bare["voice_note"] == "models/vnet_calibration.json not found; rerun `dvc repro train_vnet`"
 
 
 def test_only_its_own_host_names_are_answered(demo):

@@ -8,6 +8,7 @@ that inference computes the same features as the pipeline's stages.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,19 @@ def _save_models(root: Path, kind: str = "fbank") -> tuple[Path, Path]:
     return root / "vnet.pt", root / "generator.pt"
 
 
+def _write_voice_calibration(vnet: Path, centroids: dict[int, torch.Tensor], threshold: float) -> Path:
+    """A ``vnet_calibration.json`` beside ``vnet`` as `train_vnet` writes it, with centroids and a
+    threshold of the test's choosing (the real calibration is tested in test_calibration.py)."""
+    import hashlib
+    import json
+
+    path = inference.voice_calibration_path(vnet)
+    path.write_text(json.dumps({"actors": sorted(centroids), "threshold": threshold, "eer": 0.0,
+                                "centroids": [centroids[a].double().tolist() for a in sorted(centroids)],
+                                "vnet_md5": hashlib.md5(vnet.read_bytes()).hexdigest()}))
+    return path
+
+
 def _write_mp3(path: Path, wave: np.ndarray, sr: int) -> Path:
     with av.open(str(path), "w", format="mp3") as out:
         s = out.add_stream("libmp3lame", rate=sr, layout="mono")
@@ -110,7 +124,9 @@ def test_generate_writes_a_face_and_the_seed_fixes_it(env):
     r = _generate(env, "--seed", "7", out="a.png")
     assert r.exit_code == 0, r.output
     assert r.stdout.count("\n") == 1 and r.stdout.startswith(f"wrote {root / 'a.png'}")
-    assert "s of speech" in r.stdout and "nearest training speaker: actor" in r.stdout
+    # no vnet_calibration.json beside the V-net: no similarity, and the line says so
+    assert "s of speech" in r.stdout and "; V-net's nearest training speaker A0" in r.stdout
+    assert "(uncalibrated: no similarity; " in r.stdout and "vnet_calibration.json not found" in r.stdout
     img = Image.open(root / "a.png")
     assert img.format == "PNG" and img.size == (SIZE, SIZE) and img.mode == "RGB"
     assert _pixels(root / "a.png").std(axis=(0, 1)).min() > 5   # not a flat image
@@ -166,6 +182,45 @@ def test_a_decoding_error_would_not_pass_for_the_same_voice(env, nearest_other_v
     sf.write(root / "misread.wav", wave, 48000, subtype="PCM_16")
     assert sr == 44100
     assert _cos(_e_v(env, "misread.wav"), _e_v(env, "speech.wav")) < nearest_other_voice
+
+
+def test_generate_says_whether_the_voice_is_close_or_new(env, tmp_path):
+    """With the V-net's calibration beside it, the line says close (with the speaker, the
+    similarity and the threshold) or new; the image is the same bytes either way. A calibration
+    written for another V-net is not read."""
+    root, vnet, gen = env
+    models = tmp_path / "models"
+    models.mkdir()
+    vnet = Path(shutil.copy(vnet, models / "vnet.pt"))
+    ref = _e_v(env, "speech.wav")
+    voice = synthesize_voice(make_actor(0, 5), emotion_style(3, 1)[1], 2, np.random.default_rng(5),
+                             sample_rate=44100).audio
+    sf.write(root / "actor5_happy.wav", voice, 44100, subtype="PCM_16")
+    other = _e_v(env, "actor5_happy.wav")
+
+    def line(*args):
+        r = CliRunner().invoke(cli, ["generate", str(root / "speech.wav"), "-o", str(tmp_path / "f.png"),
+                                     "--vnet", str(vnet), "--generator", str(gen), "--params",
+                                     str(root / "params.yaml"), *args])
+        assert r.exit_code == 0 and r.stdout.count("\n") == 1, r.output
+        return r.stdout.split("; ", 1)[1].strip(), (tmp_path / "f.png").read_bytes()
+
+    plain, image = line()
+    assert plain.startswith("V-net's nearest training speaker A0")
+    # actor 3's centroid is this very voice: similarity 1, close
+    _write_voice_calibration(vnet, {1: other, 2: -ref, 3: ref, 4: -ref}, 0.8)
+    close, same = line()
+    assert close == "close to training speaker A03 (similarity 1.00, threshold 0.80)" and same == image
+    # nobody near it: new, and the nearest is named with its similarity
+    sim = _cos(ref, other)
+    _write_voice_calibration(vnet, {1: other, 2: -ref, 3: -ref, 4: -ref}, (1 + sim) / 2)
+    new, same = line()
+    assert new == f"a new voice (nearest training speaker A01 at similarity {sim:.2f}; threshold {(1 + sim) / 2:.2f})"
+    assert same == image
+    # another V-net's calibration (its md5 differs) is not read
+    checkpoint.save(vnet, **checkpoint.load(vnet), note="retrained")
+    stale, _ = line()
+    assert stale.startswith("V-net's nearest training speaker A0") and "was written for another vnet.pt" in stale
 
 
 def test_several_faces_in_a_grid_or_separate_files(env):

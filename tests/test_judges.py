@@ -75,6 +75,31 @@ def test_train_judges_writes_both_judges_and_their_ceilings(judged):
     assert load_judge_labelled(root / paths.IDENTITY_JUDGE)[2] == [1, 2, 3, 4]
 
 
+def test_train_judges_fits_the_emotion_judges_temperature_on_real_val_faces(judged):
+    """models/judges_calibration.json: the T that minimises the NLL of the 36 real val faces'
+    emotions under the written judge, lower NLL after than before, and the md5 of the judge file
+    it was fitted for; under the utterance protocol no attribute temperatures."""
+    import hashlib
+
+    from fegan.calibration import ece, fit_temperature, nll, softmax
+    from fegan.evaluation.judge import logits
+
+    root, msg = judged
+    cal = json.loads((root / paths.JUDGES_CALIBRATION).read_text())
+    assert set(cal) == {"emotion"}
+    emo = cal["emotion"]
+    val = real_faces(Labels([1, 2, 3, 4], [3, 4, 5]))["val"]
+    net, _ = load_judge(root / paths.EMOTION_JUDGE)
+    z, y = logits(net, val.faces), val.emotion
+    assert emo["fitted"] and emo["n_val_faces"] == 36 and emo["fitted_on"] == "real val faces"
+    assert emo["temperature"] == pytest.approx(fit_temperature(z, y), rel=1e-6)
+    t = emo["temperature"]
+    assert emo["nll_before"] == pytest.approx(nll(z, y)) and emo["nll_after"] == pytest.approx(nll(z, y, t))
+    assert emo["nll_after"] < emo["nll_before"] and emo["ece_after"] == pytest.approx(ece(softmax(z, t), y))
+    assert emo["judge_md5"] == hashlib.md5((root / paths.EMOTION_JUDGE).read_bytes()).hexdigest()
+    assert f"; emotion temperature {t:.3f} (val NLL {emo['nll_before']:.3f} -> {emo['nll_after']:.3f}" in msg
+
+
 def test_judges_of_other_classes_than_the_generator_are_refused(judged):
     with pytest.raises(FeganError, match=r"identity_judge.pt judges classes \[1, 2, 3, 4\], the generator has "
                                           r"\[1, 2, 3, 5\]"):

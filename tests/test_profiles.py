@@ -80,6 +80,24 @@ def test_a_profile_changes_exactly_its_keys_keeps_comments_and_synthetic_restore
     assert params.read_text() == original
 
 
+def test_the_population_profile_changes_its_keys_in_place_and_synthetic_restores(params):
+    original = params.read_text()
+    changed = apply_profile("synthetic-population", params_file=params)
+    after = _flat(yaml.safe_load(params.read_text()))
+    assert {k: after[k] for k, _, _ in changed} == {k: v for k, v in profile_values("synthetic-population").items()
+                                                   if _flat(yaml.safe_load(original)).get(k) != v}
+    assert after["synth.population"] is True and after["synth.out_dir"] == after["data.raw_dir"] == "data/raw/population"
+    assert after["data.split"] == "speaker" and after["synth.actors"] >= 64
+    # a list stays a flow list on its own line, its comment kept: one changed line a key
+    new = params.read_text()
+    assert "  intensities: [1]                      # normal, strong (neutral has normal only)\n" in new
+    old_lines, new_lines = original.splitlines(), new.splitlines()
+    assert len(old_lines) == len(new_lines) and sum(a != b for a, b in zip(old_lines, new_lines)) == len(changed)
+    assert active(params) == ["synthetic-population"]
+    assert {k for k, _, _ in apply_profile("synthetic", params_file=params)} == {k for k, _, _ in changed}
+    assert params.read_text() == original
+
+
 def test_print_dvc_is_the_same_switch(params, tmp_path):
     line = dvc_command("ravdess-paper", "/data/RAVDESS 2")
     assert line.startswith("dvc exp run -S data.format=ravdess -S ")
@@ -102,7 +120,8 @@ def test_errors_are_one_line(params, tmp_path):
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     pp = ["--params", str(params)]
     for args, msg in ((["nope", *pp],
-                       "fegan: error: unknown profile 'nope' (known: synthetic, ravdess-paper, enterface, cremad)"),
+                       "fegan: error: unknown profile 'nope' (known: synthetic, ravdess-paper, enterface, cremad, "
+                       "synthetic-population)"),
                       (["ravdess-paper", *pp],
                        "fegan: error: profile ravdess-paper needs --raw-dir (the dataset's folder)"),
                       (["enterface", "--raw-dir", str(tmp_path / "none"), *pp],

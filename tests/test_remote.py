@@ -21,7 +21,8 @@ from PIL import Image
 from fegan import paths
 from fegan.cli import cli
 
-MODELS = [paths.VNET, paths.GENERATOR, paths.IDENTITY_JUDGE, paths.EMOTION_JUDGE]
+MODELS = [paths.VNET, paths.GENERATOR, paths.IDENTITY_JUDGE, paths.EMOTION_JUDGE, paths.VNET_CALIBRATION,
+          paths.JUDGES_CALIBRATION]
 
 
 def _cached_outs(repo: Path) -> dict[str, dict]:
@@ -74,11 +75,14 @@ def test_push_then_pull_into_a_fresh_clone_needs_no_recomputing(tiny_project, tm
     pixels = np.asarray(Image.open(io.BytesIO(face)).convert("RGB"))
     assert pixels.shape == (32, 32, 3)          # the tiny params' faces.image_size
 
-    # the demo, run in the pulled clone, draws that face and finds the speaker's real one
+    # the demo, run in the pulled clone, draws that face, says with the pulled calibration whether
+    # the voice is close to a training speaker, and then shows that speaker's real face
     with demo_server(clone, free_port()) as server:
         status, answer = _post(server.url, clone / voice, n=1, seed=3)
     assert status == 200, answer
     drawn = Image.open(io.BytesIO(base64.b64decode(answer["image"].split(",", 1)[1]))).convert("RGB")
     assert np.array_equal(np.asarray(drawn), pixels)
-    assert answer["speaker"] in set(clips.actor) and answer["speaker_face"] is not None
-    assert len(answer["emotions"]) == 1      # the pulled emotion judge read it
+    assert answer["speaker"] in set(clips.actor) and answer["voice_similarity"] is not None
+    assert (answer["speaker_face"] is not None) == (answer["voice_is_new"] is False)
+    assert len(answer["emotions"]) == 1      # the pulled emotion judge read it, with the pulled calibration
+    assert "judges_calibration.json" not in (answer["emotion_note"] or "")

@@ -35,6 +35,14 @@ def test_speaker_protocol_holds_out_whole_speakers_and_scores_them(tiny_project,
     assert "identity_test_acc" not in judges and "identity_train_acc" in judges  # no class for an unseen speaker
     vnet = json.loads((root / "metrics/vnet.json").read_text())
     assert "vnet_test_acc" not in vnet and "vnet_train_acc" in vnet
+    # the demo's calibrations: "new voice" set on the val speakers' clips (never trained on) against
+    # the training clips, leave-one-out; the attribute judges' temperatures on the val speakers' faces
+    voice = json.loads((root / "models/vnet_calibration.json").read_text())
+    assert voice["protocol"] == "speaker" and voice["new"]["what"].startswith("clips of the val speakers")
+    assert voice["new"]["n"] == int((ok.split == "val").sum()) and voice["known"]["n"] == int((ok.split == "train").sum())
+    assert "without it" in voice["known"]["what"] and voice["actors"] == sorted(by_split["train"])
+    cal = json.loads((root / "models/judges_calibration.json").read_text())
+    assert set(cal["attributes"]) == {"sex"} and cal["attributes"]["sex"]["n_val_faces"] == judges["n_val_faces"]
 
     m = json.loads((root / "metrics/eval.json").read_text())
     assert all(k.startswith(("unseen_", "val_unseen_")) for k in m)              # labelled by protocol

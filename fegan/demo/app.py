@@ -2,10 +2,15 @@
 
 A request is one recording (an upload, or what the page recorded from the microphone: webm
 with Opus in Chromium) plus ``n`` and ``seed``. The answer is JSON: the faces as one PNG (the
-grid ``fegan generate`` writes), V-net's nearest training speaker with one real training face
-of theirs, the seconds of speech used, and what the emotion judge of the `evaluate` stage reads
-in each face. Whatever goes wrong is ``{"error": "<one line>"}`` with no server path in it:
-400 for the client's mistakes (a bad form or number, a recording that does not decode or holds
+grid ``fegan generate`` writes); whether the voice is close to a training speaker or new (the
+cosine similarity of its E_v to the nearest training speaker's centroid against the threshold
+`train_vnet` calibrated on voices of speakers it never trained on, ``models/vnet_calibration.json``),
+with one real training face of that speaker only when it is close; the seconds of speech used;
+what the emotion judge of `train_judges` reads in each face, temperature-scaled with the T
+fitted on real val faces (``models/judges_calibration.json``); and under the speaker protocol
+what the attribute judges read (sex, age, size), averaged over the faces (docs/demo.md: what
+each number is calibrated on). Whatever goes wrong is ``{"error": "<one line>"}`` with no
+server path in it: 400 for the client's mistakes (a bad form or number, a recording that does not decode or holds
 too little speech), 413 for an upload over ``MAX_UPLOAD_BYTES``, 503 "busy" past the
 ``Gate``'s bounds, 500 only for the server's own trouble (missing or broken models, and
 anything unforeseen: ``unexpected <Type>: ...``, its traceback on the server's stderr); the
@@ -31,7 +36,8 @@ from PIL import Image
 
 from .. import paths
 from ..errors import FeganError
-from ..inference import RecordingError, faces_from_voice, grid, load_generator, load_vnet
+from ..inference import (RecordingError, faces_from_voice, grid, load_generator, load_vnet, load_voice_calibration,
+                         voice_calibration_path)
 from ..params import load_params
 from ..preprocess.guard import reason_of
 from .gate import Gate
@@ -58,6 +64,26 @@ class Workspace:
     faces: str = paths.FACES
     faces_index: str = paths.FACES_INDEX
     clips: str = paths.CLIPS
+    # None: beside the model they calibrate (models/vnet_calibration.json beside models/vnet.pt;
+    # judges_calibration.json and attribute_judges.pt beside the emotion judge)
+    voice_calibration: str | None = None
+    judges_calibration: str | None = None
+    attribute_judges: str | None = None
+
+    def beside_judge(self, name: str) -> str:
+        return str(Path(self.judge).with_name(name))
+
+    @property
+    def voice_calibration_file(self) -> str:
+        return self.voice_calibration or str(voice_calibration_path(self.vnet))
+
+    @property
+    def judges_calibration_file(self) -> str:
+        return self.judges_calibration or self.beside_judge(Path(paths.JUDGES_CALIBRATION).name)
+
+    @property
+    def attribute_judges_file(self) -> str:
+        return self.attribute_judges or self.beside_judge(Path(paths.ATTRIBUTE_JUDGES).name)
 
 
 def png_data_url(rgb: np.ndarray) -> str:
@@ -67,14 +93,16 @@ def png_data_url(rgb: np.ndarray) -> str:
 
 
 class Models:
-    """V-net, G-net, the emotion judge and one real training face per speaker, loaded when
-    first needed and again when their files change."""
+    """V-net, G-net, the emotion judge, the calibrations, the attribute judges and one real
+    training face per speaker, loaded when first needed and again when their files change."""
 
     def __init__(self, ws: Workspace):
         self.ws, self._lock, self._stamp, self._loaded = ws, threading.Lock(), None, None
 
     def _files(self) -> list[Path]:
-        return [Path(p) for p in (self.ws.params, self.ws.vnet, self.ws.generator, self.ws.judge)]
+        ws = self.ws
+        return [Path(p) for p in (ws.params, ws.vnet, ws.generator, ws.judge, ws.voice_calibration_file,
+                                  ws.judges_calibration_file, ws.attribute_judges_file)]
 
     def get(self) -> dict:
         with self._lock:
@@ -90,9 +118,57 @@ class Models:
             raise FeganError(f"{self.ws.params} not found: run `fegan demo` in the repository's folder")
         out = {"params": load_params(self.ws.params), "vnet": load_vnet(self.ws.vnet),
                "generator": load_generator(self.ws.generator), "judge": None, "emotions": None}
+        # optional: without it the page says the voice's closeness is not calibrated
+        out["voice_calibration"], out["voice_note"] = load_voice_calibration(out["vnet"], self.ws.voice_calibration_file)
+        temps = self._temperatures()
         if Path(self.ws.judge).is_file():       # optional: the page then says it has no emotion reading
             out["judge"], out["emotions"] = load_judge(self.ws.judge)
+            out["emotion_temperature"], out["emotion_note"] = self._temperature(temps, "emotion", self.ws.judge)
+        out["attribute_judges"], out["attribute_temperatures"] = self._attribute_judges(temps)
         return out
+
+    def _temperatures(self) -> dict:
+        """``train_judges``'s calibration file, or {} when it is missing or unreadable."""
+        import json
+
+        try:
+            d = json.loads(Path(self.ws.judges_calibration_file).read_text())
+            return d if isinstance(d, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _temperature(self, temps: dict, name: str, judge_file: str) -> tuple[float, str]:
+        """The fitted temperature of judge ``name`` and "" when it is there, fitted and written
+        for this judge file; else 1 and why the softmax is shown uncalibrated."""
+        import hashlib
+
+        entry = temps.get(name)
+        where = self.ws.judges_calibration_file
+        if not isinstance(entry, dict):
+            return 1.0, f"uncalibrated: no {where}; rerun `dvc repro train_judges`"
+        md5 = entry.get("judge_md5")
+        if md5 and hashlib.md5(Path(judge_file).read_bytes()).hexdigest() != md5:
+            return 1.0, f"uncalibrated: {where} was fitted for another {Path(judge_file).name}"
+        if not entry.get("fitted"):      # no val faces, or all read right: the file says which
+            return 1.0, "uncalibrated: " + str(entry.get("note", "no temperature was fitted"))
+        return float(entry["temperature"]), ""
+
+    def _attribute_judges(self, temps: dict) -> tuple[dict, dict]:
+        """The attribute judges (the speaker protocol's; none under the utterance protocol, whose
+        file holds none) and their temperatures (1 where not fitted)."""
+        import hashlib
+
+        from ..evaluation.attribute_judges import load_attribute_judges
+
+        path = Path(self.ws.attribute_judges_file)
+        if not path.is_file():
+            return {}, {}
+        judges = load_attribute_judges(path)
+        fitted = temps.get("attributes") or {}
+        md5 = temps.get("attribute_judges_md5")
+        same = not md5 or (judges and hashlib.md5(path.read_bytes()).hexdigest() == md5)
+        return judges, {k: float(fitted[k]["temperature"]) if same and isinstance(fitted.get(k), dict)
+                        and fitted[k].get("fitted") else 1.0 for k in judges}
 
     def speaker_face(self, actor: int) -> np.ndarray | None:
         """One real training face of ``actor`` (the first usable crop of their first training
@@ -117,24 +193,40 @@ class Models:
 def run(models: Models, recording: Path, n: int, seed: int) -> dict:
     """One request's answer (raises ``RecordingError`` for the recording's faults, another
     ``FeganError`` for the models')."""
+    from ..datasets.attributes import ATTRIBUTES
     from ..evaluation.judge import probabilities
 
     m = models.get()
     res = faces_from_voice(recording, m["params"], m["vnet"], m["generator"], n=n, seed=seed,
-                           max_s=MAX_AUDIO_S)
+                           max_s=MAX_AUDIO_S, calibration=m["voice_calibration"])
     sheet = grid(res.images)
     answer = {"image": png_data_url(sheet), "width": int(sheet.shape[1]), "height": int(sheet.shape[0]),
               "n": n, "seed": seed, "size": int(res.images.shape[-1]), "voiced_s": round(res.voiced_s, 2),
               "heard_s": round(res.heard_s, 2), "cut": res.heard_s >= MAX_AUDIO_S - 0.01,
-              "speaker": int(res.speaker), "speaker_p": round(res.speaker_p, 3), "speaker_face": None,
-              "emotions": None}
-    face = models.speaker_face(res.speaker)
-    if face is not None:
-        answer["speaker_face"] = png_data_url(face)
+              "speaker": int(res.speaker), "speaker_face": None,
+              "voice_similarity": None if res.similarity is None else round(res.similarity, 3),
+              "voice_threshold": None if res.threshold is None else round(res.threshold, 3),
+              "voice_is_new": res.is_new, "voice_note": public(m["voice_note"]) or None,
+              "emotions": None, "emotion_temperature": None, "emotion_note": None, "attributes": None}
+    if res.is_new is False:          # a real face only of a speaker the voice is close to
+        face = models.speaker_face(res.speaker)
+        if face is not None:
+            answer["speaker_face"] = png_data_url(face)
+    faces = res.images.numpy()
     if m["judge"] is not None:
-        p = probabilities(m["judge"], res.images.numpy())          # (n, n_emotions)
+        t = m["emotion_temperature"]
+        p = probabilities(m["judge"], faces, t)          # (n, n_emotions)
         answer["emotions"] = [{"label": m["emotions"][int(k)], "p": round(float(row[k]), 3)}
                               for row, k in zip(p, p.argmax(1))]
+        answer["emotion_temperature"] = round(t, 3)
+        answer["emotion_note"] = public(m["emotion_note"]) or None
+    if m["attribute_judges"]:        # the speaker protocol's; none under the utterance protocol
+        answer["attributes"] = []
+        for name, net in m["attribute_judges"].items():
+            mean = probabilities(net, faces, m["attribute_temperatures"][name]).mean(0)
+            k = int(mean.argmax())
+            answer["attributes"].append({"attribute": name.removesuffix("_band"), "label": ATTRIBUTES[name][k],
+                                         "p": round(float(mean[k]), 3)})
     return answer
 
 

@@ -139,7 +139,16 @@ def load_judge_labelled(path) -> tuple[FaceClassifier, list[str], list[int]]:
 
 
 @torch.no_grad()
-def probabilities(net: FaceClassifier, faces: np.ndarray) -> np.ndarray:
-    """(N, 3, S, S) uint8 -> (N, n_classes) softmax probabilities."""
-    return torch.softmax(net(_images(faces)), dim=1).numpy()
+def logits(net: FaceClassifier, faces: np.ndarray, batch: int = 256) -> np.ndarray:
+    """(N, 3, S, S) uint8 -> (N, n_classes) logits."""
+    x = _images(faces)
+    return np.concatenate([net(x[i:i + batch]).numpy() for i in range(0, len(x), batch)]
+                          or [np.zeros((0, net.head.out_features), np.float32)])
+
+
+@torch.no_grad()
+def probabilities(net: FaceClassifier, faces: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """(N, 3, S, S) uint8 -> (N, n_classes) softmax probabilities (of the logits divided by
+    ``temperature``: ``fegan.calibration``'s fitted T makes them calibrated)."""
+    return torch.softmax(net(_images(faces)) / temperature, dim=1).numpy()
 

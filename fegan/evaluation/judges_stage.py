@@ -5,6 +5,13 @@ stage of their own: they depend on the real faces, their labels and ``evaluate.i
 ``evaluate.emotion`` only, and a GAN run (``dvc exp run -S lambda1=0.5``) reruns `evaluate`,
 not them. Their accuracy on real val and test faces, the ceiling a generated face can reach,
 goes to ``metrics/judges.json``. `evaluate` loads them with ``load_judges``.
+
+The emotion judge is also what `fegan demo` reads in the faces it draws, and a softmax trained
+to near-zero loss says "angry 1.00" of any face. So the stage fits one temperature per judge the
+demo reads (the emotion judge; under the speaker protocol the attribute judges too) on the real
+*validation* faces (``fegan.calibration.fit_temperature``: Guo et al. 2017) and writes it, with
+the NLL and ECE before and after, to ``models/judges_calibration.json``; the judges' own files
+are not touched (the same bytes as without it).
 """
 from __future__ import annotations
 
@@ -18,10 +25,11 @@ from ..datasets.ravdess import EMOTIONS
 from ..errors import FeganError
 from ..params import build_config
 from ..datasets.attributes import ATTRIBUTES
+from ..calibration import temperature_report
 from ..training.data import Labels, load_faces, protocol, usable_clips
 from .attribute_judges import face_attributes, save_attribute_judges, train_attribute_judges
 from ..training.stages import write_json
-from .judge import FaceClassifier, JudgeConfig, load_judge_labelled, predict, save_judge, train_judge
+from .judge import FaceClassifier, JudgeConfig, load_judge_labelled, logits, predict, save_judge, train_judge
 
 SPLITS = ("train", "val", "test")
 
@@ -67,26 +75,53 @@ def stage(params: dict) -> str:
     metrics: dict[str, float] = {"chance_identity": 1 / len(labels.actors),
                                  "chance_emotion": 1 / len(labels.emotions)}
     metrics.update({f"n_{s}_faces": len(d.faces) for s, d in data.items()})
+    calibration = {}
     for name, cfg in cfgs.items():
         names, codes, field = classes[name]
         net = train_judge(cfg, train.faces, getattr(train, field), len(codes))
         save_judge(out_path[name], net, cfg, names, codes)
+        if name == "emotion":       # the demo's reading; the identity judge is read by evaluate only
+            calibration[name] = {**_temperature(net, data.get("val"), data["val"].emotion if "val" in data else None),
+                                 "judge_md5": _md5(out_path[name])}
         for s, d in data.items():
             y = getattr(d, field)
             known = y >= 0       # the identity of an unseen speaker (data.split speaker) is no class
             if known.any():      # no val faces when data.val_fraction is 0
                 metrics[f"{name}_{s}_acc"] = float((predict(net, d.faces[known]) == y[known]).mean())
-    attrs = _attribute_judges(cfgs["identity"], data, metrics, protocol(usable_clips()))
+    attrs = _attribute_judges(cfgs["identity"], data, metrics, protocol(usable_clips()), calibration)
     write_json(paths.JUDGES_METRICS, metrics)
+    write_json(paths.JUDGES_CALIBRATION, calibration)
+    emo = calibration["emotion"]
     return ("train_judges: on real faces, identity " + _readings(metrics, "identity")
             + ", emotion " + _readings(metrics, "emotion")
-            + "".join(f", {a} " + _readings(metrics, a) for a in attrs))
+            + "".join(f", {a} " + _readings(metrics, a) for a in attrs)
+            + (f"; emotion temperature {emo['temperature']:.3f} (val NLL {emo['nll_before']:.3f} -> "
+               f"{emo['nll_after']:.3f}, ECE {emo['ece_before']:.3f} -> {emo['ece_after']:.3f})"
+               if emo["fitted"] else "; emotion temperature 1 (not fitted: " + emo["note"].split(":")[0] + ")"))
 
 
-def _attribute_judges(cfg: JudgeConfig, data: dict[str, RealFaces], metrics: dict, proto: str) -> list[str]:
+def _temperature(net: FaceClassifier, faces: RealFaces | None, labels: np.ndarray | None) -> dict:
+    """``calibration.temperature_report`` of ``net`` on real val faces with known ``labels`` (>= 0)."""
+    if faces is None or labels is None or not (labels >= 0).any():
+        return temperature_report(None, None, "real val faces")
+    known = labels >= 0
+    return temperature_report(logits(net, faces.faces[known]), labels[known], "real val faces")
+
+
+def _md5(path) -> str:
+    import hashlib
+    from pathlib import Path
+
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def _attribute_judges(cfg: JudgeConfig, data: dict[str, RealFaces], metrics: dict, proto: str,
+                      calibration: dict) -> list[str]:
     """Under the speaker protocol, the attribute judges (``attribute_judges``), trained on the
     training actors' real faces with the identity judge's recipe; their accuracy on real val and
-    test faces (unseen speakers) is their ceiling. Under the utterance protocol none (an empty file)."""
+    test faces (unseen speakers) is their ceiling, and each one's temperature, fitted on the real
+    faces of the val speakers, goes to ``calibration["attributes"]``. Under the utterance protocol
+    none (an empty file, no temperatures)."""
     judges = {}
     if proto == "speaker":
         actors = pd.read_parquet(paths.ACTORS)
@@ -99,6 +134,10 @@ def _attribute_judges(cfg: JudgeConfig, data: dict[str, RealFaces], metrics: dic
                 if known.any():
                     metrics[f"{name}_{s}_acc"] = float((predict(net, d.faces[known]) == truth[s][name][known]).mean())
     save_attribute_judges(paths.ATTRIBUTE_JUDGES, judges, cfg)
+    if judges:
+        calibration["attributes"] = {name: _temperature(net, data.get("val"), truth["val"][name] if "val" in truth
+                                                        else None) for name, net in judges.items()}
+        calibration["attribute_judges_md5"] = _md5(paths.ATTRIBUTE_JUDGES)
     return list(judges)
 
 

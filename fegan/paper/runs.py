@@ -14,6 +14,7 @@ settings, are skipped. dvc itself is reached through a ``DvcClient`` (tests pass
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import time
 from pathlib import Path
@@ -32,15 +33,23 @@ Job = tuple[str, "int | None"]      # (experiment, seed or None)
 Say = Callable[[str], None]
 
 
-def _stage_outs(repo: Path) -> set[str]:
+def _stage_outs(repo: Path, params: dict | None = None) -> set[str]:
+    """Every stage's outs in dvc.yaml, ``${section.key}`` templates filled from ``params``."""
     try:
         stages = (yaml.safe_load((repo / "dvc.yaml").read_text()) or {}).get("stages", {})
     except (OSError, yaml.YAMLError):
         return set()
+
+    def value(m: re.Match) -> str:
+        node = params or {}
+        for part in m.group(1).strip().split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return str(node)
+
     outs = set()
     for st in stages.values():
         for o in st.get("outs", []) or []:
-            outs.add(str(next(iter(o))) if isinstance(o, dict) else str(o))
+            outs.add(re.sub(r"\$\{([^}]+)\}", value, str(next(iter(o))) if isinstance(o, dict) else str(o)))
     return {o.rstrip("/") for o in outs}
 
 
@@ -49,7 +58,7 @@ def _queue_check(repo: Path, extra: list[str]) -> list[str]:
     copies for small untracked files it needs. Returns the extra ``dvc exp run`` arguments."""
     params = apply_overrides(load_params(repo / "params.yaml"), extra)
     raw = str((params.get("data") or {}).get("raw_dir") or "")
-    if raw and not os.path.isabs(raw) and raw.rstrip("/") not in _stage_outs(repo):
+    if raw and not os.path.isabs(raw) and raw.rstrip("/") not in _stage_outs(repo, params):
         raise FeganError(f"data.raw_dir is {raw!r}, a relative path that queued experiments (run in a "
                          "temporary copy of the repository) do not see; use --run (in the workspace) "
                          "or an absolute data.raw_dir")

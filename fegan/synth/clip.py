@@ -11,6 +11,7 @@ from ..datasets.ravdess import RavdessName
 from ..io import atomic_path
 from .face import FrameState, make_look, render_frame
 from .identity import emotion_style, make_actor
+from .population import make_person
 from .voice import synthesize_voice
 
 
@@ -40,13 +41,14 @@ def _blinks(rng: np.random.Generator, n: int, fps: int) -> np.ndarray:
     return b
 
 
-def render_clip(name: RavdessName, seed: int, out_path: Path, fmt: VideoFormat) -> dict:
-    """Write one clip to ``out_path`` (atomically) and return its ground truth."""
+def render_clip(name: RavdessName, seed: int, out_path: Path, fmt: VideoFormat, population: bool = False) -> dict:
+    """Write one clip to ``out_path`` (atomically) and return its ground truth (with the
+    actor's attributes in ``population`` mode)."""
     # Each clip has its own generator keyed by (seed, labels): clips are
     # independent of each other and of the order or process that renders them.
     rng = np.random.default_rng([seed, 2, name.actor, name.emotion, name.intensity,
                                  name.statement, name.repetition])
-    actor = make_actor(seed, name.actor)
+    actor = make_person(seed, name.actor) if population else make_actor(seed, name.actor)
     expr, prosody = emotion_style(name.emotion, name.intensity)
     voice = synthesize_voice(actor, prosody, name.statement, rng, fmt.sample_rate)
     look = make_look(rng, fmt.width, fmt.height)
@@ -87,4 +89,5 @@ def render_clip(name: RavdessName, seed: int, out_path: Path, fmt: VideoFormat) 
         "duration_s": len(voice.audio) / fmt.sample_rate, "speech_start_s": voice.speech_start,
         "speech_end_s": voice.speech_end, "voiced_s": voice.voiced_s, "n_frames": n_frames,
         "f0_hz": actor.f0 * prosody.pitch, "face_cx": look.cx, "face_cy": look.cy, "face_s": look.s,
+        **(actor.attributes or {}),
     }

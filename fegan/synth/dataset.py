@@ -1,4 +1,10 @@
-"""Write the whole synthetic dataset: RAVDESS layout, parallel over clips."""
+"""Write the whole synthetic dataset: RAVDESS layout, parallel over clips.
+
+In population mode (``population: true``, ``fegan.synth.population``) it also writes
+``actors.csv`` at the dataset's root: one row per actor, ``actor, sex, age, size`` and then
+the attributes drawn independently of them, the file that ``fegan.datasets.actors.read_actors``
+reads.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,12 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..datasets.attributes import ACTORS_FILE
 from ..datasets.ravdess import EMOTIONS, RavdessName, format_name
 from ..errors import FeganError
 from ..io import atomic_path
 from ..parallel import pmap
 from ..params import build_config
 from .clip import VideoFormat, render_clip
+from .population import actor_table
 
 
 @dataclass
@@ -32,9 +40,15 @@ class SynthConfig:
     crf: int = 23
     preset: str = "veryfast"
     workers: int = 0  # 0: one per core
+    population: bool = False  # actors' sex, age and size drive voice and face (fegan.synth.population)
 
     def validate(self) -> None:
-        if not 1 <= self.actors <= 24:
+        if not isinstance(self.population, bool):
+            raise FeganError(f"synth.population must be true or false, got {self.population!r}")
+        if self.population and not 1 <= self.actors <= 99:
+            # RAVDESS names hold the actor in two digits
+            raise FeganError(f"synth.actors must be 1..99 in population mode, got {self.actors}")
+        if not self.population and not 1 <= self.actors <= 24:
             raise FeganError(f"synth.actors must be 1..24, got {self.actors}")
         bad = [e for e in self.emotions if e not in EMOTIONS]
         if bad:
@@ -57,8 +71,8 @@ class SynthConfig:
 
 
 def _render_one(args):
-    name, seed, root, fmt = args
-    return render_clip(name, seed, Path(root) / name.relpath, fmt)
+    name, seed, root, fmt, population = args
+    return render_clip(name, seed, Path(root) / name.relpath, fmt, population)
 
 
 def synthesize(cfg: SynthConfig, progress: bool = True) -> pd.DataFrame:
@@ -71,8 +85,10 @@ def synthesize(cfg: SynthConfig, progress: bool = True) -> pd.DataFrame:
     fmt = cfg.video_format()
     with atomic_path(cfg.out_dir) as tmp_root:
         tmp_root.mkdir()
-        jobs = [(n, cfg.seed, str(tmp_root), fmt) for n in names]
+        jobs = [(n, cfg.seed, str(tmp_root), fmt, cfg.population) for n in names]
         rows = pmap(_render_one, jobs, cfg.workers, desc="synthesize", progress=progress)
+        if cfg.population:
+            pd.DataFrame(actor_table(cfg.seed, cfg.actors)).to_csv(tmp_root / ACTORS_FILE, index=False)
         truth = pd.DataFrame(rows)
         truth.insert(0, "seed", cfg.seed)
         with atomic_path(cfg.truth, suffix=".parquet") as tmp:

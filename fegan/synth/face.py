@@ -67,6 +67,51 @@ def _curve(x0, x1, y_ends, y_mid, n=12):
     return list(zip(x.tolist(), y.tolist()))
 
 
+def _line_colour(actor: Actor) -> tuple:
+    return _shade(actor.skin, 1 - 0.4 * actor.lines)
+
+
+def _line_width(actor: Actor, s: float) -> int:
+    return max(1, int(round((0.012 + 0.014 * actor.lines) * s)))
+
+
+def _curve_between(a, b, bulge: float, n: int = 8) -> list:
+    """Points from ``a`` to ``b`` bowed sideways by ``bulge`` px at the middle."""
+    t = np.linspace(0, 1, n)
+    x = a[0] + (b[0] - a[0]) * t + bulge * 4 * t * (1 - t)
+    y = a[1] + (b[1] - a[1]) * t
+    return list(zip(x.tolist(), y.tolist()))
+
+
+def _forehead_lines(d: ImageDraw.ImageDraw, actor: Actor, cx: float, ey: float, fw: float, s: float) -> None:
+    """One to three arcs above the brows, more and darker with ``actor.lines``."""
+    for k in range(1 + int(2.99 * actor.lines)):
+        y = ey - (0.36 + 0.065 * k) * s
+        d.line(_curve(cx - 0.42 * fw, cx + 0.42 * fw, y + 0.015 * s, y - 0.015 * s),
+               fill=_line_colour(actor), width=_line_width(actor, s))
+
+
+def _eye_lines(d: ImageDraw.ImageDraw, actor: Actor, ex: float, ey: float, ew: float, eh: float,
+               sx: int, s: float) -> None:
+    """Crow's feet fanning from the outer corner, and a bag under the eye."""
+    col, w = _line_colour(actor), _line_width(actor, s)
+    x0 = ex + sx * 1.4 * ew
+    for dy in (-0.05, 0.0, 0.05):
+        d.line([(x0, ey + 0.4 * dy * s), (x0 + sx * 0.09 * s, ey + dy * s)], fill=col, width=w)
+    d.line(_curve(ex - ew, ex + ew, ey + 0.09 * s, ey + 0.14 * s), fill=col, width=w)
+
+
+def _stubble(d: ImageDraw.ImageDraw, actor: Actor, cx: float, cy: float, chin: float, fh: float,
+             s: float) -> None:
+    """A beard shadow over chin, jaw and upper lip: skin tinted towards a darker hair colour
+    (grey with the hair), never lighter than the skin (a light patch on a dark face hides it
+    from dlib's detector)."""
+    k = 0.45 * actor.stubble
+    col = tuple(int(round(min(a, (1 - k) * a * 0.95 + k * 0.7 * b))) for a, b in zip(actor.skin, actor.hair))
+    d.ellipse([cx - 0.8 * chin, cy + 0.2 * fh, cx + 0.8 * chin, cy + fh - 0.08 * s], fill=col)
+    d.ellipse([cx - 0.32 * s, cy + 0.3 * s, cx + 0.32 * s, cy + 0.5 * s], fill=col)
+
+
 def draw_face(actor: Actor, expr: Expression, state: FrameState, s: float) -> Image.Image:
     """The head on a transparent square patch of side ``3.2 s``, centred on the face."""
     P = int(3.2 * s)
@@ -95,6 +140,11 @@ def draw_face(actor: Actor, expr: Expression, state: FrameState, s: float) -> Im
         d.chord([cx - fw + inset, cy - fh + inset, cx + fw - inset, cy + fh - inset], 180, 360, fill=col)
         d.chord([cx - fw + inset, cy - 0.4 * fh, cx + fw - inset, cy + 0.6 * fh], 0, 180, fill=col)
         d.ellipse([cx - chin + inset, cy - 0.2 * fh, cx + chin - inset, cy + fh - inset], fill=col)
+
+    if actor.lines:  # under the hair: a fringe hides them, a receding hairline shows them
+        _forehead_lines(d, actor, cx, cy - 0.12 * s, fw, s)
+    if actor.stubble:
+        _stubble(d, actor, cx, cy, chin, fh, s)
 
     # hair on top
     if actor.hair_style in (0, 1):
@@ -131,6 +181,8 @@ def draw_face(actor: Actor, expr: Expression, state: FrameState, s: float) -> Im
         outer = ex + sx * 0.22 * s
         d.line([(outer, by + 0.02 * s), (ex, by - 0.01 * s), (inner, by - expr.brow_inner * 0.11 * s)],
                fill=brow_col, width=max(3, int(0.055 * s * actor.brow_w)), joint="curve")
+        if actor.lines:
+            _eye_lines(d, actor, ex, ey, ew, eh, sx, s)
 
     # nose
     nl = 0.36 * s * actor.nose_len
@@ -145,6 +197,11 @@ def draw_face(actor: Actor, expr: Expression, state: FrameState, s: float) -> Im
     my = cy + 0.52 * s
     mw = 0.23 * s * actor.mouth_w * (1 + 0.25 * expr.mouth_w)
     corner = my - expr.smile * 0.13 * s
+    if actor.lines:  # nasolabial folds, nose wing to mouth corner
+        for sx in (-1, 1):
+            d.line(_curve_between((cx + sx * (nw + 0.05 * s), ey + nl - 0.05 * s),
+                                  (cx + sx * (mw + 0.07 * s), corner + 0.06 * s), 0.04 * s * sx),
+                   fill=_line_colour(actor), width=_line_width(actor, s))
     h = (0.02 + 0.17 * float(np.clip(0.5 * expr.jaw_open + 0.85 * state.mouth_open, 0, 1))) * s
     upper = _curve(cx - mw, cx + mw, corner, my - 0.05 * s - 0.3 * h)
     lower = _curve(cx + mw, cx - mw, corner, my + 0.06 * s + 0.7 * h)

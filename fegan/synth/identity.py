@@ -3,11 +3,12 @@
 Everything an actor *is* (face shape, colours, pitch, vocal-tract length) is drawn
 from a generator seeded by ``(seed, actor)`` alone, so it is the same in every
 clip of that actor. Everything an emotion *does* is a fixed table scaled by
-intensity, so it is learnable across actors.
+intensity, so it is learnable across actors. The population mode
+(``fegan.synth.population``) redraws part of an actor from its sex, age and size.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,30 +44,50 @@ class Actor:
     tract: float       # formant scale (shorter vocal tract -> higher formants)
     breath: float      # aspiration noise mix
     tilt: float        # glottal open quotient (spectral tilt)
+    # Drawn only in population mode; these defaults leave the default set's voices and
+    # faces as they were, bit for bit.
+    f0_range: float = 1.0   # accent range multiplier
+    jitter: float = 0.0     # cycle-to-cycle F0 perturbation (std, fraction of the period)
+    rate: float = 1.0       # speaking-rate multiplier
+    lines: float = 0.0      # forehead, eye and cheek lines, 0..1
+    stubble: float = 0.0    # beard shadow, 0..1
+    # sex, age, size and the independent draws: the truth's columns (hash=False: a dict)
+    attributes: dict | None = field(default=None, hash=False)
 
 
-def make_actor(seed: int, actor: int) -> Actor:
+def draw_actor(seed: int, actor: int) -> tuple[Actor, dict[str, int]]:
+    """The actor of ``make_actor`` and which entry of each palette it drew (``skin_tone``,
+    ``hair_colour``, ``iris_colour``, ``lip_colour``), for the population's truth."""
     rng = np.random.default_rng([seed, 1, actor])
     male = actor % 2 == 1
-    pick = lambda seq: seq[int(rng.integers(len(seq)))]  # noqa: E731
+    picks: dict[str, int] = {}
+
+    def pick(key, seq):
+        picks[key] = int(rng.integers(len(seq)))
+        return seq[picks[key]]
+
     jitter = lambda c, a=12: tuple(int(np.clip(v + rng.integers(-a, a + 1), 0, 255)) for v in c)  # noqa: E731
     return Actor(
         actor=actor, male=male,
         face_w=float(rng.uniform(0.68, 0.84) + (0.04 if male else 0.0)),
         face_h=float(rng.uniform(0.92, 1.08)),
         jaw=float(rng.uniform(0.0, 1.0)),
-        skin=jitter(pick(SKIN_TONES)), hair=jitter(pick(HAIR_COLOURS)),
+        skin=jitter(pick("skin_tone", SKIN_TONES)), hair=jitter(pick("hair_colour", HAIR_COLOURS)),
         hair_style=int(rng.integers(4)),
         eye_sep=float(rng.uniform(0.27, 0.37)), eye_size=float(rng.uniform(0.8, 1.25)),
-        iris=pick(IRIS_COLOURS),
+        iris=pick("iris_colour", IRIS_COLOURS),
         nose_len=float(rng.uniform(0.8, 1.25)), nose_w=float(rng.uniform(0.8, 1.3)),
-        mouth_w=float(rng.uniform(0.8, 1.2)), lips=jitter(pick(LIP_COLOURS), 8),
+        mouth_w=float(rng.uniform(0.8, 1.2)), lips=jitter(pick("lip_colour", LIP_COLOURS), 8),
         brow_w=float(rng.uniform(0.6, 1.4) + (0.3 if male else 0.0)),
         f0=float(rng.uniform(95, 140) if male else rng.uniform(175, 245)),
         tract=float(rng.uniform(0.86, 1.0) if male else rng.uniform(1.04, 1.2)),
         breath=float(rng.uniform(0.01, 0.08)),
         tilt=float(rng.uniform(0.45, 0.7)),
-    )
+    ), picks
+
+
+def make_actor(seed: int, actor: int) -> Actor:
+    return draw_actor(seed, actor)[0]
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,12 @@ def _glottal_source(f0: np.ndarray, sr: int, open_quotient: float) -> np.ndarray
     return np.diff(g, prepend=0.0) * sr / 1000.0
 
 
+def _per_period(rng: np.random.Generator, f0: np.ndarray, sr: int) -> np.ndarray:
+    """Unit Gaussian noise held for one glottal period: each cycle gets its own length."""
+    period = np.floor(np.cumsum(f0 / sr)).astype(np.int64)
+    return rng.normal(0, 1, period[-1] + 1)[period]
+
+
 def _envelope(n: int, sr: int, attack: float = 0.02, release: float = 0.03) -> np.ndarray:
     env = np.ones(n)
     na, nr = min(n // 2, int(attack * sr)), min(n // 2, int(release * sr))
@@ -83,12 +89,14 @@ def synthesize_voice(actor: Actor, prosody: Prosody, statement: int, rng: np.ran
     sr = sample_rate
     sylls = STATEMENT_SYLLABLES[statement]
 
-    # 1. Timing: onset, vowel and gap lengths, slower or faster with the emotion's rate.
+    # 1. Timing: onset, vowel and gap lengths, slower or faster with the emotion's and the
+    # actor's rate.
+    rate = prosody.rate * actor.rate
     plan, t = [], 0.0
     for onset, vowel, word_end in sylls:
-        on = {"": 0.0, "s": rng.uniform(0.07, 0.10)}.get(onset, rng.uniform(0.035, 0.05)) / prosody.rate
-        vd = rng.uniform(0.12, 0.20) / prosody.rate
-        gap = (rng.uniform(0.07, 0.13) if word_end else rng.uniform(0.015, 0.03)) / prosody.rate
+        on = {"": 0.0, "s": rng.uniform(0.07, 0.10)}.get(onset, rng.uniform(0.035, 0.05)) / rate
+        vd = rng.uniform(0.12, 0.20) / rate
+        gap = (rng.uniform(0.07, 0.13) if word_end else rng.uniform(0.015, 0.03)) / rate
         plan.append((t, onset, on, vowel, vd))
         t += on + vd + gap
     speech_len = t - gap
@@ -97,15 +105,18 @@ def synthesize_voice(actor: Actor, prosody: Prosody, statement: int, rng: np.ran
     total = max(total, lead + speech_len + 0.45)
     n = int(round(total * sr))
 
-    # 2. F0 contour over the whole clip: declination, one accent per syllable, tremor.
+    # 2. F0 contour over the whole clip: declination, one accent per syllable, tremor,
+    # and (an older voice) cycle-to-cycle jitter.
     tt = np.arange(n) / sr
-    accents = rng.uniform(-0.5, 0.5, len(plan)) * prosody.range_st
+    accents = rng.uniform(-0.5, 0.5, len(plan)) * (prosody.range_st * actor.f0_range)
     knots_t = [lead + p[0] + p[2] + p[4] / 2 for p in plan]
     semis = np.interp(tt, knots_t, accents)
     semis += -1.5 * np.clip((tt - lead) / max(speech_len, 1e-3), 0, 1)  # declination
     semis += prosody.tremor * 0.6 * np.sin(2 * np.pi * 6.0 * tt)
     semis += np.cumsum(rng.normal(0, 0.02, n)).clip(-0.5, 0.5)  # slow jitter
     f0 = actor.f0 * prosody.pitch * 2.0 ** (semis / 12.0)
+    if actor.jitter:
+        f0 = f0 * (1 + actor.jitter * _per_period(rng, f0, sr))
     source = _glottal_source(f0, sr, actor.tilt)
     source += actor.breath * rng.normal(0, 1, n) * np.abs(source).mean() * 4
 

@@ -1,4 +1,6 @@
-"""The `train_vnet` stage: features in; V-net, every clip's E_v, metrics and curves out."""
+"""The `train_vnet` stage: features in; V-net, every clip's E_v, metrics and curves out; and the
+calibration of "close to a training speaker or new" that `fegan generate` and the demo read
+(``voice_calibration``: ``models/vnet_calibration.json``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,10 +12,11 @@ from ..errors import FeganError
 from ..io import atomic_path
 from ..params import build_config
 from . import checkpoint
-from .data import Labels, load_features, load_noisy, usable_clips
+from .data import Labels, load_features, load_noisy, protocol, usable_clips
 from .device import resolve_device
 from .stages import open_live, write_json
 from .vnet import VNetTrainConfig, embed_all, train_vnet
+from .voice_calibration import stage_calibration
 
 
 def stage(params: dict) -> str:
@@ -52,6 +55,10 @@ def stage(params: dict) -> str:
     with atomic_path(paths.EMBEDDINGS, suffix=".safetensors") as tmp:
         save_file(out, str(tmp))
     write_json(paths.VNET_METRICS, metrics)
+    cal = stage_calibration(model, out["e_v"], speaker, clips.split.to_numpy(), labels.actors, labels.emotions,
+                            protocol(clips), params, paths.VNET)
+    write_json(paths.VNET_CALIBRATION, cal)
     return (f"train_vnet: speaker accuracy train {metrics['vnet_train_acc']:.3f}, "
             f"val {metrics.get('vnet_val_acc', float('nan')):.3f}, test {metrics.get('vnet_test_acc', float('nan')):.3f} "
-            f"(chance {metrics['vnet_chance']:.3f})")
+            f"(chance {metrics['vnet_chance']:.3f}); a new voice below similarity {cal['threshold']:.3f} "
+            f"(equal error {cal['eer']:.3f})")
