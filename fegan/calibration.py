@@ -19,7 +19,9 @@ numpy only: the `train_judges` and `train_vnet` stages, `fegan generate` and the
 """
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -109,6 +111,12 @@ def temperature_report(logits: np.ndarray | None, labels: np.ndarray | None, wha
             "nll_before": nll(logits, labels), "nll_after": nll(logits, labels, t),
             "ece_before": ece(softmax(logits), labels), "ece_after": ece(softmax(logits, t), labels),
             "accuracy": float((np.asarray(logits).argmax(1) == np.asarray(labels)).mean())}
+
+
+def file_md5(path) -> str:
+    """The md5 of a model file: a calibration records the one it was fitted for, and a reader
+    ignores it for another (a stale calibration must not speak for a retrained model)."""
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
 # ---------------------------------------------------------------- is a voice new?

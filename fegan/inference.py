@@ -120,8 +120,9 @@ def voice_calibration_path(vnet_path: str | Path) -> Path:
 def load_voice_calibration(enc: "VoiceEncoder", path: str | Path | None = None) -> tuple[VoiceCalibration | None, str]:
     """The calibration of V-net ``enc`` (default: beside its checkpoint), or None and why not:
     missing, unreadable, or written for another V-net (its md5 or actors differ)."""
-    import hashlib
     import json
+
+    from .calibration import file_md5
 
     path = Path(path) if path is not None else voice_calibration_path(enc.path)
     if not path.is_file():
@@ -135,7 +136,7 @@ def load_voice_calibration(enc: "VoiceEncoder", path: str | Path | None = None) 
         return None, f"{path} is not a voice calibration ({type(e).__name__}); rerun `dvc repro train_vnet`"
     if cal.actors != list(enc.actors) or cal.centroids.shape != (len(enc.actors), enc.model.head.in_features):
         return None, f"{path} is for other training speakers than {enc.path}'s; rerun `dvc repro train_vnet`"
-    if md5 and Path(enc.path).is_file() and hashlib.md5(Path(enc.path).read_bytes()).hexdigest() != md5:
+    if md5 and Path(enc.path).is_file() and file_md5(enc.path) != md5:
         return None, f"{path} was written for another {Path(enc.path).name}; rerun `dvc repro train_vnet`"
     return cal, ""
 

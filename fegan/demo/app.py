@@ -35,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from .. import paths
+from ..calibration import file_md5
 from ..errors import FeganError
 from ..inference import (RecordingError, faces_from_voice, grid, load_generator, load_vnet, load_voice_calibration,
                          voice_calibration_path)
@@ -140,14 +141,12 @@ class Models:
     def _temperature(self, temps: dict, name: str, judge_file: str) -> tuple[float, str]:
         """The fitted temperature of judge ``name`` and "" when it is there, fitted and written
         for this judge file; else 1 and why the softmax is shown uncalibrated."""
-        import hashlib
-
         entry = temps.get(name)
         where = self.ws.judges_calibration_file
         if not isinstance(entry, dict):
             return 1.0, f"uncalibrated: no {where}; rerun `dvc repro train_judges`"
         md5 = entry.get("judge_md5")
-        if md5 and hashlib.md5(Path(judge_file).read_bytes()).hexdigest() != md5:
+        if md5 and file_md5(judge_file) != md5:
             return 1.0, f"uncalibrated: {where} was fitted for another {Path(judge_file).name}"
         if not entry.get("fitted"):      # no val faces, or all read right: the file says which
             return 1.0, "uncalibrated: " + str(entry.get("note", "no temperature was fitted"))
@@ -156,8 +155,6 @@ class Models:
     def _attribute_judges(self, temps: dict) -> tuple[dict, dict]:
         """The attribute judges (the speaker protocol's; none under the utterance protocol, whose
         file holds none) and their temperatures (1 where not fitted)."""
-        import hashlib
-
         from ..evaluation.attribute_judges import load_attribute_judges
 
         path = Path(self.ws.attribute_judges_file)
@@ -166,7 +163,7 @@ class Models:
         judges = load_attribute_judges(path)
         fitted = temps.get("attributes") or {}
         md5 = temps.get("attribute_judges_md5")
-        same = not md5 or (judges and hashlib.md5(path.read_bytes()).hexdigest() == md5)
+        same = not md5 or (judges and file_md5(path) == md5)
         return judges, {k: float(fitted[k]["temperature"]) if same and isinstance(fitted.get(k), dict)
                         and fitted[k].get("fitted") else 1.0 for k in judges}
 

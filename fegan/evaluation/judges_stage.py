@@ -22,13 +22,13 @@ import pandas as pd
 
 from .. import paths
 from ..datasets.ravdess import EMOTIONS
+from ..calibration import file_md5, temperature_report
+from ..datasets.attributes import ATTRIBUTES
 from ..errors import FeganError
 from ..params import build_config
-from ..datasets.attributes import ATTRIBUTES
-from ..calibration import temperature_report
 from ..training.data import Labels, load_faces, protocol, usable_clips
-from .attribute_judges import face_attributes, save_attribute_judges, train_attribute_judges
 from ..training.stages import write_json
+from .attribute_judges import face_attributes, save_attribute_judges, train_attribute_judges
 from .judge import FaceClassifier, JudgeConfig, load_judge_labelled, logits, predict, save_judge, train_judge
 
 SPLITS = ("train", "val", "test")
@@ -82,7 +82,7 @@ def stage(params: dict) -> str:
         save_judge(out_path[name], net, cfg, names, codes)
         if name == "emotion":       # the demo's reading; the identity judge is read by evaluate only
             calibration[name] = {**_temperature(net, data.get("val"), data["val"].emotion if "val" in data else None),
-                                 "judge_md5": _md5(out_path[name])}
+                                 "judge_md5": file_md5(out_path[name])}
         for s, d in data.items():
             y = getattr(d, field)
             known = y >= 0       # the identity of an unseen speaker (data.split speaker) is no class
@@ -108,13 +108,6 @@ def _temperature(net: FaceClassifier, faces: RealFaces | None, labels: np.ndarra
     return temperature_report(logits(net, faces.faces[known]), labels[known], "real val faces")
 
 
-def _md5(path) -> str:
-    import hashlib
-    from pathlib import Path
-
-    return hashlib.md5(Path(path).read_bytes()).hexdigest()
-
-
 def _attribute_judges(cfg: JudgeConfig, data: dict[str, RealFaces], metrics: dict, proto: str,
                       calibration: dict) -> list[str]:
     """Under the speaker protocol, the attribute judges (``attribute_judges``), trained on the
@@ -137,7 +130,7 @@ def _attribute_judges(cfg: JudgeConfig, data: dict[str, RealFaces], metrics: dic
     if judges:
         calibration["attributes"] = {name: _temperature(net, data.get("val"), truth["val"][name] if "val" in truth
                                                         else None) for name, net in judges.items()}
-        calibration["attribute_judges_md5"] = _md5(paths.ATTRIBUTE_JUDGES)
+        calibration["attribute_judges_md5"] = file_md5(paths.ATTRIBUTE_JUDGES)
     return list(judges)
 
 

@@ -23,22 +23,17 @@ distributions' summaries and the error rates at the threshold, and the md5 of th
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..calibration import cosine_to_centroids, eer_threshold, summary
+from ..calibration import cosine_to_centroids, eer_threshold, file_md5, summary
 from ..params import build_config
 
 N_SYNTHETIC = 16         # new synthetic speakers under the utterance protocol (~0.25 s of CPU each)
 SYNTH_SEED = 0           # make_actor's seed for them: their actor numbers are not training ones
 DIGITS = 6               # centroids are rounded in the JSON: cosines move by < 1e-5
-
-
-def md5(path: str | Path) -> str:
-    return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
 def centroids(e_v: np.ndarray, speaker: np.ndarray, train: np.ndarray, n_speakers: int) -> np.ndarray:
@@ -162,5 +157,5 @@ def stage_calibration(model, e_v: np.ndarray, speaker: np.ndarray, split: np.nda
         new_what = (f"{len(new_actors)} synthetic speakers never trained on (make_actor seed {SYNTH_SEED}, actors "
                     f"{new_actors[0]}-{new_actors[-1]}; one clip each, through the vad and features front end)")
     out = calibrate(e_v, speaker, split, actors, proto, new_e_v, new_what)
-    out["vnet_md5"] = md5(vnet_path)
+    out["vnet_md5"] = file_md5(vnet_path)
     return out
