@@ -216,7 +216,8 @@ def demo(host, port, allow_hosts, vnet, generator, judge, params_file):
                    "or with --queue the queue (dvc exp run --run-all); then print the tables")
 @click.option("--only", "only", multiple=True, metavar="NAME[,NAME]",
               help="these experiments or sets only (repeatable): recipes, table4, switches, lambda (params.yaml's "
-                   "recipe's), lambda-RECIPE, authors-baselines, or names such as authors-acgan (docs/experiments.md)")
+                   "recipe's), lambda-RECIPE, lr (params.yaml's recipe's), lr-RECIPE, authors-baselines, or names "
+                   "such as authors-acgan (docs/experiments.md)")
 @click.option("-S", "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="an extra override for every experiment, e.g. -S train.iterations=2000 (repeatable)")
 @click.option("--force", is_flag=True, help="with --queue/--run: remove and rerun experiments already done")

@@ -536,7 +536,8 @@ EARLIER_TABLES = ["Table 2", "Table 3", "Table 4", "Table 5"]
 RECIPE_TABLES = ["Which recipe: FE-GAN under each, on validation data",
                  "Babble: which recipe holds the speaker (test voices)", "Table 4 under the two recipes",
                  "One choice at a time: FE-GAN from the paper's recipe towards the authors'",
-                 "lambda1 / lambda2 on FE-GAN", "The paper's baselines as the authors ran them, beside ours"]
+                 "lambda1 / lambda2 on FE-GAN", "Learning rate on FE-GAN",
+                 "The paper's baselines as the authors ran them, beside ours"]
 
 
 def _all_runs(**kw) -> dict[str, Run]:
@@ -548,7 +549,7 @@ def test_render_every_table_with_every_cell_and_the_is_footnote():
     tables = _tables(text)
     assert [k for k in tables if tables[k]] == RECIPE_TABLES + EARLIER_TABLES
     assert [len(tables[k]) - 1 for k in EARLIER_TABLES] == [7, 9, 5, 5]       # rows as in the paper (+ours)
-    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [7, 7, 8, 9, 22, len(LOGGED)]   # lambda: 7 recipes
+    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [7, 7, 8, 9, 22, 3, len(LOGGED)]   # lambda: 7 recipes
     for name, rows in tables.items():
         width = len(rows[0]) if rows else 0
         for row in rows:
@@ -622,7 +623,7 @@ def test_recipe_tables_give_validation_and_test_readings_over_seeds():
     assert lam[1][1] == "0.5 / 0.5" and lam[1][3] == "2" and lam[1][-4] == "42.00 ± 2.83"
     assert lam[3][1] == "1 / 0 (the recipe's own)" and lam[3][-4] == "30.50 ± 0.71"
     # the authors' baselines: their logged number, the paper's cell, ours; no switch says so
-    au = {r[0]: r for r in t[RECIPE_TABLES[5]][1:]}
+    au = {r[0]: r for r in t[RECIPE_TABLES[6]][1:]}
     row = au['mask C2; keep C1, d1 ("= ACGAN")']
     assert row[1:5] == ["L13-14", "77.05 at 30000", "Table 4 AC-GAN, RAVDESS 77.04", "`paper-authors-acgan`"]
     assert row[-4] == "13.12"
@@ -631,13 +632,41 @@ def test_recipe_tables_give_validation_and_test_readings_over_seeds():
     assert "No variant has D1 without C1, C2" in text
     assert au["keep all; MFCC, lambda 0.3/0.7"][-4] == "not run yet"
     # what is left to run, by set, with the command
-    assert "Not run yet (36 of 40 experiments): set `switches`" not in text       # ev is queued: not all missing
+    assert "Not run yet (38 of 42 experiments): set `switches`" not in text       # ev is queued: not all missing
     assert "set `recipes`" not in text and "set `table4`" not in text and "set `lambda-paper`" in text
     assert "`paper-fegan-v1-fegan`" in text and "Queued or running: paper-paper-fegan-ev" in text
     assert "fegan paper-tables --queue --seeds 0,1,2 --only SET[,SET]" in text
     # the per-seed section lists the seeded ones
     assert [r[0] for r in _tables(text)["Per seed"][1:4]] == [
         "`paper-paper-fegan-s0`", "`paper-paper-fegan-s1`", "`paper-paper-fegan-s2`"]
+
+
+def test_learning_rate_set_and_table():
+    """train.lr at half and twice params.yaml's under the default recipe, chosen on val: the recipe's
+    own FE-GAN run is the row at params.yaml's lr, in order of lr; --only lr is the default's set."""
+    assert SETS["lr-fegan-v5"] == ["fegan-v5-fegan-lr_0.0002", "fegan-v5-fegan-lr_0.0008"]
+    for name, lr in zip(SETS["lr-fegan-v5"], (0.0002, 0.0008)):
+        values = EXPERIMENTS[name].values()
+        assert values["train.lr"] == lr and EXPERIMENTS[name].recipe == "fegan-v5"
+        assert {k: v for k, v in values.items() if k != "train.lr"} == EXPERIMENTS["fegan-v5-fegan"].values()
+        assert C.varied_keys(name) == C.varied_keys("fegan-v5-fegan") | {"train.lr"}
+    assert "-S train.lr=0.0002 -S train.seed=1" in " ".join(C.command("fegan-v5-fegan-lr_0.0002", seed=1))
+    assert C.parse_exp_name("paper-fegan-v5-fegan-lr_0.0008-s2") == ("fegan-v5-fegan-lr_0.0008", 2)
+    assert C.select(["lr"], "fegan-v5") == SETS["lr-fegan-v5"]
+    with pytest.raises(FeganError, match="params.yaml's recipe paper has none; name it: lr-fegan-v5"):
+        C.select(["lr"], "paper")
+    runs = {n: Run(name=n) for n in ALL_NAMES}
+    runs["fegan-v5-fegan"] = _seeded("fegan-v5-fegan", [20.0, 22.0])
+    assert _tables(render(runs))["Learning rate on FE-GAN"][2][1] == "params.yaml's"    # its lr not recorded
+    runs["fegan-v5-fegan"].params["train"]["lr"] = 0.0004
+    runs["fegan-v5-fegan-lr_0.0002"] = _seeded("fegan-v5-fegan-lr_0.0002", [30.0, 34.0, 38.0])
+    lr = _tables(render(runs))["Learning rate on FE-GAN"]
+    assert lr[0][:4] == ["Recipe", "train.lr", "Experiment", "n"]
+    assert [r[:4] for r in lr[1:]] == [
+        ["`fegan-v5`", "0.0002", "`paper-fegan-v5-fegan-lr_0.0002`", "3"],
+        ["", "0.0004 (params.yaml's)", "`paper-fegan-v5-fegan`", "2"],
+        ["", "0.0008", "`paper-fegan-v5-fegan-lr_0.0008`", "0"]]
+    assert lr[1][-4] == "34.00 ± 4.00" and lr[2][-4] == "21.00 ± 1.41" and lr[3][-4] == "not run yet"
 
 
 def test_render_with_inception_logits_fills_is():
@@ -655,7 +684,7 @@ def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
     runs["authors-acgan"] = Run(name="authors-acgan", state="queued")
     runs["paper-cgan"] = Run(name="paper-cgan", state="failed")
     text = render(runs)
-    assert "Not run yet (38 of 40 experiments): set `recipes`, set `switches`, set `lambda-paper`" in text
+    assert "Not run yet (40 of 42 experiments): set `recipes`, set `switches`, set `lambda-paper`" in text
     assert "`paper-paper-acgan`, `paper-paper-cgan_proj`, `paper-authors-cgan`" in text   # table4: not wholly missing
     assert "Queued or running: paper-authors-acgan" in text and "Failed: paper-paper-cgan" in text
     assert "fegan paper-tables --queue --only paper-cgan" in text
@@ -666,7 +695,7 @@ def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
     assert {r[1]: r[2] for r in _tables(text)["Table 2"][1:]}["MFCCs"] == "not run yet"
     # nothing at all finished: still the paper's numbers, no crash
     empty = render({})
-    assert "58.79" in empty and "Not run yet (40 of 40 experiments)" in empty and "not run yet" in empty
+    assert "58.79" in empty and "Not run yet (42 of 42 experiments)" in empty and "not run yet" in empty
     assert "No finished experiment of the recipes' sets yet" in empty
 
 
