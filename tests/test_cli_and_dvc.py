@@ -114,3 +114,19 @@ def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tiny_proje
     for name in ("dvclive/fegan/plots/metrics", "reports/grid.png", "reports/confusion_identity.csv",
                  "robustness_snr_fid", "robustness_duration_accuracy"):
         assert name in html, name
+
+    # evaluate.robustness_fid false (the paper experiments' setting): evaluate alone reruns, every
+    # condition keeps its accuracies to the digit (same G, voices and noise) and loses FID/KID only
+    before = json.loads((tmp_path / "metrics/robustness.json").read_text())
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())        # lambda1 0.5 from the experiment
+    assert change("evaluate", "robustness_fid", False) == ["evaluate"]
+    after = json.loads((tmp_path / "metrics/robustness.json").read_text())
+    assert after == {k: v for k, v in before.items() if not k.endswith(("_fid", "_kid"))}
+    conditions = {k.split("_")[0] for k in before}          # snr01db, dur01s, ...
+    assert set(before) - set(after) == {f"{c}_{m}" for c in conditions for m in ("fid", "kid")}
+    import pandas as pd
+    snr = pd.read_csv(tmp_path / "reports/robustness_snr.csv")
+    assert list(snr.condition) == [f"snr{x:02d}db" for x in params["evaluate"]["snr_db"]]
+    assert snr.fid.isna().all() and snr.kid.isna().all() and snr.id_acc.notna().all()
+    row = next(line for line in (tmp_path / "reports/eval.md").read_text().splitlines() if line.startswith("| snr01db |"))
+    assert [c.strip() for c in row.strip("|").split("|")][4:6] == ["—", "—"]           # fid, kid

@@ -63,7 +63,9 @@ ADDED_LATER = {"noisy_voices.copies": 0, "noisy_voices.snr_db": [0, 30], "noisy_
                "noisy_voices.seed": 0, "train.noisy_voices": True,
                # issue 26: the speaker protocol and the synthetic population (off: the runs before them)
                "data.split": "utterance", "data.test_speakers": 16, "data.val_speakers": 8,
-               "synth.population": False}
+               "synth.population": False,
+               # the robustness conditions' FID/KID (on before the paper experiments turned it off)
+               "evaluate.robustness_fid": True}
 # ... and keys that change nothing while ``noisy_voices.copies`` is 0 (no babble copies to use)
 INERT_WITHOUT_COPIES = ("noisy_voices.snr_db", "noisy_voices.talkers", "noisy_voices.seed", "train.noisy_voices")
 
