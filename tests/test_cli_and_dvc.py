@@ -128,5 +128,6 @@ def test_dvc_repro_runs_each_stage_once_and_only_what_a_param_affects(tiny_proje
     snr = pd.read_csv(tmp_path / "reports/robustness_snr.csv")
     assert list(snr.condition) == [f"snr{x:02d}db" for x in params["evaluate"]["snr_db"]]
     assert snr.fid.isna().all() and snr.kid.isna().all() and snr.id_acc.notna().all()
-    row = next(line for line in (tmp_path / "reports/eval.md").read_text().splitlines() if line.startswith("| snr01db |"))
+    eval_md = (tmp_path / "reports/eval.md").read_text().splitlines()
+    row = next(line for line in eval_md if line.startswith("| snr01db |"))
     assert [c.strip() for c in row.strip("|").split("|")][4:6] == ["—", "—"]           # fid, kid

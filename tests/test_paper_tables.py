@@ -647,8 +647,11 @@ def test_recipe_tables_give_validation_and_test_readings_over_seeds():
     lam = t[RECIPE_TABLES[4]][1:]
     assert [r[2] for r in lam] == ["`paper-authors-fegan-lambda1_0.3`", "`paper-authors-fegan-lambda1_0.5`",
                                    "`paper-authors-fegan-lambda1_0.7`", "`paper-authors-fegan`"]
-    assert lam[1][1] == "0.5 / 0.5" and lam[1][3] == "2" and lam[1][-4] == "42.00 ± 2.83"
-    assert lam[3][1] == "1 / 0 (the recipe's own)" and lam[3][-4] == "30.50 ± 0.71"
+    assert lam[1][1] == "0.5 / 0.5" and lam[1][3] == "2" and lam[1][-7] == "42.00 ± 2.83"
+    assert lam[3][1] == "1 / 0 (the recipe's own)" and lam[3][-7] == "30.50 ± 0.71"
+    # paired by seed against the recipe's own run: val FID (140, 144) - (130, 131) over seeds 0 and 1
+    assert lam[1][-3:] == ["+11.50 ± 2.12", "+0.00 ± 0.00", "+0.00 ± 0.00"]
+    assert lam[3][-3:] == ["—", "—", "—"] and lam[0][-3] == "not run yet"
     # the authors' baselines: their logged number, the paper's cell, ours; no switch says so
     au = {r[0]: r for r in t[RECIPE_TABLES[7]][1:]}
     row = au['mask C2; keep C1, d1 ("= ACGAN")']
@@ -693,7 +696,13 @@ def test_learning_rate_set_and_table():
         ["`fegan-v5`", "0.0002", "`paper-fegan-v5-fegan-lr_0.0002`", "3"],
         ["", "0.0004 (params.yaml's)", "`paper-fegan-v5-fegan`", "2"],
         ["", "0.0008", "`paper-fegan-v5-fegan-lr_0.0008`", "0"]]
-    assert lr[1][-4] == "34.00 ± 4.00" and lr[2][-4] == "21.00 ± 1.41" and lr[3][-4] == "not run yet"
+    assert lr[1][-7] == "34.00 ± 4.00" and lr[2][-7] == "21.00 ± 1.41" and lr[3][-7] == "not run yet"
+    assert lr[0][-3:] == ["paired Δ val FID", "paired Δ val identity %", "paired Δ val emotion %"]
+    # lr 0.0002 minus params.yaml's, seed by seed: seeds 0 and 1 in common, val FID 130 - 120, 134 - 122
+    assert lr[1][-3] == "+11.00 ± 1.41" and lr[2][-3:] == ["—", "—", "—"] and lr[3][-3] == "not run yet"
+    runs["fegan-v5-fegan-lr_0.0002"].eval["val_fid"] = 100.0                     # seed 0 alone: below
+    runs["fegan-v5-fegan-lr_0.0002"].replicas = []
+    assert _tables(render(runs))["Learning rate on FE-GAN"][1][-3] == "-20.00"
 
 
 def test_unseen_set_and_table():
@@ -730,7 +739,8 @@ def test_unseen_set_and_table():
     assert fegan[col["val 1:2, attributes"]] == "0.700 ± 0.000" and fegan[col["test FID"]] == "300.00 ± 0.00"
     assert rows["AC-GAN [14]"][2:4] == ["0", "queued"]
     oracle, chance, real = (rows[k] for k in list(rows)[-3:])
-    assert oracle[col["test 1:2, attributes"]] == "0.900 ± 0.000" and oracle[col["test R@5, attributes"]] == "0.800 ± 0.000"
+    assert oracle[col["test 1:2, attributes"]] == "0.900 ± 0.000"
+    assert oracle[col["test R@5, attributes"]] == "0.800 ± 0.000"
     assert oracle[col["test sex %"]] == "—" and chance[col["test R@1, attributes"]] == "0.062 ± 0.000"
     assert chance[col["test 1:2, dlib"]] == "0.500 ± 0.000" and real[col["test 1:2, attributes"]] == "—"
     assert real[col["test age band %"]] == "60.00 ± 0.00" and real[col["test FID"]] == "—"

@@ -287,7 +287,8 @@ def _evaluate(params: dict, cfg: EvalConfig, phase) -> str:
     waves, sr = voiced_waves(clips[clips.split == "test"])     # in gan_data's order
     robust, rows = {}, []
     for cond in conditions(cfg.snr_db, cfg.durations_s):
-        phase(f"robustness, {cond.name}: {len(waves) * nr} faces" + (", Inception, FID/KID" if cfg.robustness_fid else ""))
+        phase(f"robustness, {cond.name}: {len(waves) * nr} faces"
+              + (", Inception, FID/KID" if cfg.robustness_fid else ""))
         cw = apply(cond, waves, test_id, sr, cfg.talkers, cfg.seed)
         e_v, logits = embed_all(vnet, torch.stack([compute(w, sr, **feat_kw) for w in cw]))
         fake = generate(g, e_v, nr, cfg.seed, device, cfg.batch_size)
@@ -301,8 +302,9 @@ def _evaluate(params: dict, cfg: EvalConfig, phase) -> str:
             scores["seconds"] = float(np.mean([len(w) / sr for w in cw]))
         robust.update({f"{cond.name}_{k}": v for k, v in scores.items()})
         # fid/kid empty in the reports when not computed (the plots' columns stay); absent from the json
-        rows.append({"condition": cond.name, "snr_db": cond.snr_db, "duration_s": cond.duration_s,
-                     "fid": None, "kid": None, **scores})
+        rows.append({"condition": cond.name, "snr_db": cond.snr_db, "duration_s": cond.duration_s, **scores})
+        rows[-1].setdefault("fid", None)
+        rows[-1].setdefault("kid", None)
 
     phase("reports")
     _write_reports(metrics, rows, test, fake_test, id_pred, emo_pred, labels, n, is_note)

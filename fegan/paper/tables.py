@@ -1,8 +1,8 @@
 """The tables as markdown: the recipes' sets first, then the earlier runs' Tables 2-5.
 
 ``render(runs)`` takes ``collect()``'s name -> Run. The recipes' tables (which recipe, Table 4
-under two recipes, one choice at a time, lambda, the learning rate, the authors' baselines) give each row the
-validation readings hyper-parameters are chosen on and the test readings, mean ± standard
+under two recipes, one choice at a time, lambda, the learning rate, the authors' baselines)
+give each row the validation readings hyper-parameters are chosen on and the test readings, mean ± standard
 deviation over the seeds that finished, with their count. The earlier runs' Tables 2-5 keep
 the paper's rows and put an "ours" column beside each paper column, plus columns the paper
 lacks (KID, emotion accuracy, the real faces' ceiling). A cell we cannot fill says why in
@@ -143,6 +143,28 @@ class _Cells:
             return "n/a" + self.notes.mark("nokey", "Not in this run's metrics (an older `evaluate` stage?); "
                                                     "rerun the experiment.")
         return _mean_sd([(float(a) - float(b)) * scale for a, b in vals], digits)
+
+    def paired(self, name: str, ref: str, key: str, digits: int = 2, scale: float = 1.0) -> str:
+        """``name``'s reading minus ``ref``'s seed by seed, over the seeds both finished, then as
+        ``value``. A seed moves every variant alike (the same data order, noise and init), so the
+        paired difference shows a change that the unpaired spreads hide."""
+        run, base = self.runs.get(name), self.runs.get(ref)
+        if name == ref:
+            return DASH
+        if run is None or not run.finished:
+            return self.status(name)
+        if base is None or not base.finished:
+            return self.status(ref)
+        by_seed = {r.seed: r for r in base.finished}
+        pairs = [(_num(r.eval.get(key), 12), _num(by_seed[r.seed].eval.get(key), 12))
+                 for r in run.finished if r.seed in by_seed]
+        if not pairs:
+            return "no seed in common"
+        if any(a is None or b is None for a, b in pairs):
+            return "n/a" + self.notes.mark("nokey", "Not in this run's metrics (an older `evaluate` stage?); "
+                                                    "rerun the experiment.")
+        diff = _mean_sd([(float(a) - float(b)) * scale for a, b in pairs], digits)
+        return diff if diff.startswith("-") else "+" + diff
 
     def n(self, name: str) -> str:
         run = self.runs.get(name)
@@ -293,6 +315,18 @@ READINGS_NOTE = ("n: the seeds that finished; each cell their mean ± standard d
 
 
 SAME_COLUMNS = "n and the val and test columns as in the first table."
+# the variant minus the recipe's own run, seed by seed (``_Cells.paired``): what lambda and lr are chosen on
+PAIRED_COLUMNS = [("val_fid", "paired Δ val FID", 2, 1), ("val_id_acc", "paired Δ val identity %", 2, 100),
+                  ("val_emo_acc", "paired Δ val emotion %", 2, 100)]
+PAIRED_NOTE = ("Paired Δ: the row's val reading minus the recipe's own run's (its `<recipe>-fegan`), seed by "
+               "seed over the seeds both finished, then mean ± sd; a seed moves every variant alike (seed 0 reads "
+               "best in most rows), so this sees a change the unpaired spreads hide. It means something only "
+               "where both rows ran on one host (Per seed gives each run's commit; the floats differ between "
+               "hosts). ")
+
+
+def _paired(cells: "_Cells", name: str, ref: str) -> list[str]:
+    return [cells.paired(name, ref, k, d, sc) for k, _, d, sc in PAIRED_COLUMNS]
 
 
 def _recipes_table(cells: _Cells) -> str:
@@ -367,14 +401,16 @@ def _lambda_table(cells: _Cells, runs: dict[str, Run]) -> str:
     rows = []
     for r in shown or list(RECIPES):
         for i, (lam, name) in enumerate(of(r)):
-            rows.append([f"`{r}`" if i == 0 else "", lam, f"`{PREFIX}{name}`", *cells.readings(name)])
+            rows.append([f"`{r}`" if i == 0 else "", lam, f"`{PREFIX}{name}`", *cells.readings(name),
+                         *_paired(cells, name, f"{r}-fegan")])
     return ("## lambda1 / lambda2 on FE-GAN\n\n"
-            + _table(_readings_header("Recipe", "lambda1 / lambda2", "Experiment"), rows)
+            + _table([*_readings_header("Recipe", "lambda1 / lambda2", "Experiment"),
+                      *(h for _, h, _, _ in PAIRED_COLUMNS)], rows)
             + "\n\n`dvc exp run -S lambda1=... -S lambda2=...` is how a user tries the triple loss's weights; "
               "these rows are that, over seeds. Whether lambda also weighs G's adversarial terms is the "
               "recipe's `train.lambda_in_g`. " + ("Recipes with no lambda run yet are not shown. " if shown else
                                                 "No lambda run yet: every recipe's rows are shown. ")
-            + SAME_COLUMNS)
+            + PAIRED_NOTE + SAME_COLUMNS)
 
 
 def _lr_table(cells: _Cells, runs: dict[str, Run]) -> str:
@@ -385,16 +421,19 @@ def _lr_table(cells: _Cells, runs: dict[str, Run]) -> str:
         own = runs.get(f"{r}-fegan")
         own_lr = ((own.params.get("train") or {}).get("lr") if own is not None and own.params else None)
         entries = [(lr, f"{lr:g}", lr_name(r, lr)) for lr in LRS]
-        entries.append((own_lr if own_lr is not None else 0.0004,
+        # an older run without its lr recorded sorts between the others, where params.yaml's sits
+        entries.append((own_lr if own_lr is not None else (LRS[0] * LRS[-1]) ** 0.5,
                         f"{own_lr:g} (params.yaml's)" if own_lr is not None else "params.yaml's", f"{r}-fegan"))
         for i, (_, label, name) in enumerate(sorted(entries)):
-            rows.append([f"`{r}`" if i == 0 else "", label, f"`{PREFIX}{name}`", *cells.readings(name)])
+            rows.append([f"`{r}`" if i == 0 else "", label, f"`{PREFIX}{name}`", *cells.readings(name),
+                         *_paired(cells, name, f"{r}-fegan")])
     return ("## Learning rate on FE-GAN\n\n"
-            + _table(_readings_header("Recipe", "train.lr", "Experiment"), rows)
+            + _table([*_readings_header("Recipe", "train.lr", "Experiment"), *(h for _, h, _, _ in PAIRED_COLUMNS)],
+                     rows)
             + "\n\nBoth Adams' learning rate (`train.lr`; the discriminators' and the classifiers' too) at half "
               "and twice params.yaml's, under the default recipe. fegan-v1's 0.0004 was picked on test voices "
               "before the validation split existed; these rows choose it again on the val columns. "
-            + SAME_COLUMNS)
+            + PAIRED_NOTE + SAME_COLUMNS)
 
 
 # the speaker protocol's readings (evaluate's ``unseen_`` keys; ``val_unseen_`` for val): key, header, digits, scale
@@ -426,7 +465,8 @@ def _unseen_table(cells: _Cells) -> str:
               "unseen_match_1to2_dlib": "unseen_oracle_match_1to2_dlib",
               "unseen_r_at_1_attr": "unseen_oracle_r_at_1_attr", "unseen_r_at_5_attr": "unseen_oracle_r_at_5_attr"}
     chance = {"val_unseen_match_1to2_attr": "val_unseen_chance_match_1to2",
-              "unseen_match_1to2_attr": "unseen_chance_match_1to2", "unseen_match_1to2_dlib": "unseen_chance_match_1to2",
+              "unseen_match_1to2_attr": "unseen_chance_match_1to2",
+              "unseen_match_1to2_dlib": "unseen_chance_match_1to2",
               "unseen_r_at_1_attr": "unseen_chance_r_at_1", "unseen_r_at_5_attr": "unseen_chance_r_at_5"}
     rows.append(["the limit: an oracle that knows the speaker's sex, age band and size band", DASH, cells.n(ref),
                  *(of(oracle.get(k), d) for k, _, d, _ in UNSEEN_COLUMNS)])
