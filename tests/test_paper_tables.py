@@ -248,14 +248,19 @@ def test_runs_of_other_settings_are_left_out_when_asked():
     left: list[str] = []
     same = parse_exp_show(payload, like=like, left_out=left)
     assert {n for n, r in same.items() if r.done} == done and left == []
-    like["train"]["lr"] = 0.0004                                              # a newer default
+    like["train"]["iterations"] = 40                                          # a newer default
     left = []
     other = parse_exp_show(payload, like=like, left_out=left)
     assert not any(r.done for r in other.values())
-    assert len(left) == 3 and all("train.lr 0.0002 not 0.0004" in x for x in left), left
+    assert len(left) == 3 and all("train.iterations 4 not 40" in x for x in left), left
     assert any(x.startswith("paper-authors-acgan (") for x in left)
     text = render(other, left)
-    assert "Left out: 3 finished runs" in text and "train.lr 0.0002 not 0.0004" in text
+    assert "Left out: 3 finished runs" in text and "train.iterations 4 not 40" in text
+    # the tables' learning rate is pinned (TABLES_LR): a params.yaml at another lr leaves no run out
+    like["train"]["iterations"], like["train"]["lr"] = 4, 0.0008
+    left = []
+    assert {n for n, r in parse_exp_show(payload, like=like, left_out=left).items() if r.done} == done
+    assert left == []
     # the earlier runs are a closed record: kept whatever today's settings
     earlier = parse_exp_show(_payload(), like=like, left_out=(left := []))
     assert {n for n, r in earlier.items() if r.done} == {"mfcc", "no_c1", "acgan"} and left == []
@@ -300,7 +305,7 @@ def test_the_ledger_keeps_finished_runs_for_a_fresh_clone(tmp_path):
     assert {n: (r.rev, len(r.replicas)) for n, r in both.items()} == {n: (r.rev, 0) for n, r in live.items()}
     like = copy.deepcopy(live["authors-acgan"].params)
     like["model"]["variant"], like["features"]["kind"] = "fegan", "fbank"
-    like["train"]["lr"] = 0.0004
+    like["train"]["iterations"] = 40
     left: list[str] = []
     assert not any(r.done for r in parse_exp_show(payload, like=like, left_out=left, extra=saved).values())
     assert len(left) == 3                                                          # each revision once
@@ -378,6 +383,9 @@ def test_runs_recorded_with_these_settings_are_not_queued_again(monkeypatch, tmp
         assert R.recorded_done(recorded, params, [same]) == DONE, same
     assert R.recorded_done(recorded, params, ["train.lr='0.0002'"]) == set()          # a string is another value
     assert params["train"]["lr"] == lr                                                 # params left as they were
+    # train.lr is pinned (TABLES_LR), and an extra -S of it wins on the command line: compared too
+    assert R.recorded_done(recorded, {**params, "train": {**params["train"], "lr": lr * 4}}) == DONE
+    assert R.recorded_done(recorded, params, [f"train.lr={lr * 4}"]) == set()
     monkeypatch.setattr(R, "_existing", lambda dvc: {"paper-paper-cgan": "queued"})
     said: list[str] = []
     jobs = [("authors-acgan", None), ("paper-cgan", None), ("paper-fegan", None)]
@@ -678,8 +686,12 @@ def test_learning_rate_set_and_table():
     for name, lr in zip(SETS["lr-fegan-v5"], (0.0002, 0.0008)):
         values = EXPERIMENTS[name].values()
         assert values["train.lr"] == lr and EXPERIMENTS[name].recipe == "fegan-v5"
-        assert {k: v for k, v in values.items() if k != "train.lr"} == EXPERIMENTS["fegan-v5-fegan"].values()
-        assert C.varied_keys(name) == C.varied_keys("fegan-v5-fegan") | {"train.lr"}
+        assert {**values, "train.lr": 0.0004} == EXPERIMENTS["fegan-v5-fegan"].values()   # the tables' lr
+        assert C.varied_keys(name) == C.varied_keys("fegan-v5-fegan")
+    # every default-scale experiment pins the 0.0004 the tables ran at; the unseen set its profile's
+    assert all(e.values()["train.lr"] == 0.0004 for n, e in EXPERIMENTS.items()
+               if n not in SETS["lr-fegan-v5"] and n not in SETS["unseen"])
+    assert all(EXPERIMENTS[n].values()["train.lr"] == 0.0008 for n in SETS["unseen"])
     assert "-S train.lr=0.0002 -S train.seed=1" in " ".join(C.command("fegan-v5-fegan-lr_0.0002", seed=1))
     assert C.parse_exp_name("paper-fegan-v5-fegan-lr_0.0008-s2") == ("fegan-v5-fegan-lr_0.0008", 2)
     assert C.select(["lr"], "fegan-v5") == SETS["lr-fegan-v5"]
@@ -687,14 +699,15 @@ def test_learning_rate_set_and_table():
         C.select(["lr"], "paper")
     runs = {n: Run(name=n) for n in ALL_NAMES}
     runs["fegan-v5-fegan"] = _seeded("fegan-v5-fegan", [20.0, 22.0])
-    assert _tables(render(runs))["Learning rate on FE-GAN"][2][1] == "params.yaml's"    # its lr not recorded
-    runs["fegan-v5-fegan"].params["train"]["lr"] = 0.0004
+    lr_of_run = runs["fegan-v5-fegan"].params["train"].pop("lr")
+    assert _tables(render(runs))["Learning rate on FE-GAN"][2][1] == "the tables'"      # its lr not recorded
+    runs["fegan-v5-fegan"].params["train"]["lr"] = lr_of_run
     runs["fegan-v5-fegan-lr_0.0002"] = _seeded("fegan-v5-fegan-lr_0.0002", [30.0, 34.0, 38.0])
     lr = _tables(render(runs))["Learning rate on FE-GAN"]
     assert lr[0][:4] == ["Recipe", "train.lr", "Experiment", "n"]
     assert [r[:4] for r in lr[1:]] == [
         ["`fegan-v5`", "0.0002", "`paper-fegan-v5-fegan-lr_0.0002`", "3"],
-        ["", "0.0004 (params.yaml's)", "`paper-fegan-v5-fegan`", "2"],
+        ["", "0.0004 (the tables')", "`paper-fegan-v5-fegan`", "2"],
         ["", "0.0008", "`paper-fegan-v5-fegan-lr_0.0008`", "0"]]
     assert lr[1][-7] == "34.00 ± 4.00" and lr[2][-7] == "21.00 ± 1.41" and lr[3][-7] == "not run yet"
     assert lr[0][-3:] == ["paired Δ val FID", "paired Δ val identity %", "paired Δ val emotion %"]
@@ -822,7 +835,7 @@ def test_cli_renders_to_a_file_and_checks_its_flags(tmp_path, monkeypatch):
         "paper-fegan-v4-fegan-s0", "paper-fegan-v4-fegan-s1", "paper-fegan-v5-fegan-s0", "paper-fegan-v5-fegan-s1",
         "paper-authors-acgan-s0", "paper-authors-acgan-s1", "paper-authors-fegan-s1", "paper-authors-fegan-s0"]
     assert res.output.splitlines()[0].endswith("-S train.augment_shift=0.0 -S noisy_voices.copies=0 -S 'noisy_voices.snr_db=[0, 30]' "
-                                              "-S evaluate.robustness_fid=false -S train.seed=0")
+                                              "-S evaluate.robustness_fid=false -S train.lr=0.0004 -S train.seed=0")
     for bad in ("0,x", "1,1", "-1"):
         res = runner.invoke(cli, ["paper-tables", "--run", "--dry-run", "--seeds", bad])
         assert res.exit_code == 2 and "--seeds wants" in res.output, bad

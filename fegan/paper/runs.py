@@ -27,7 +27,7 @@ from ..overrides import apply_overrides
 from ..params import load_params
 from .catalogue import RUN_ALL, check_extra, command, default_recipe, exp_name, select
 from .client import DvcClient
-from .results import Run, latest, other_settings, runs_of_exp_show
+from .results import Run, flat_params, latest, other_settings, runs_of_exp_show
 
 Job = tuple[str, "int | None"]      # (experiment, seed or None)
 Say = Callable[[str], None]
@@ -70,9 +70,19 @@ def _queue_check(repo: Path, extra: list[str]) -> list[str]:
 
 def recorded_done(recorded: Iterable[Run], params: dict, extra: Iterable[str] = ()) -> set[str]:
     """Full names of the ``recorded`` (ledger) runs made with ``params`` plus the ``extra``
-    overrides (beyond what each experiment varies): runs that queueing again would repeat."""
+    overrides (beyond what each experiment varies): runs that queueing again would repeat. An
+    extra override of a key the experiment pins (``train.lr``) wins over the pin on the command
+    line, so it is compared too."""
     like = apply_overrides(params, extra)
-    return {exp_name(r.name, r.seed) for r in recorded if r.done and not other_settings(r, like)}
+    asked = {item.partition("=")[0].lstrip("+~") for item in extra}
+    want = flat_params(like)
+
+    def same_asked(r: Run) -> bool:
+        mine = flat_params(r.params)
+        return all(mine.get(k) == want.get(k) and isinstance(mine.get(k), bool) == isinstance(want.get(k), bool)
+                   for k in asked)
+    return {exp_name(r.name, r.seed) for r in recorded
+            if r.done and not other_settings(r, like) and same_asked(r)}
 
 
 def _existing(dvc: DvcClient) -> dict[str, str]:

@@ -17,7 +17,8 @@ from ..recipes import RECIPES
 from . import numbers as paper
 from .authors import LOGGED, SOURCE
 from .catalogue import (ALL_NAMES, EARLIER, EARLIER_BASELINE, EXPERIMENTS, LAMBDAS, LR_RECIPES, LRS, METHODS,
-                        PREFIX, SETS, UNSEEN_PROFILE, UNSEEN_RECIPE, exp_name, lambda_name, lr_name, unseen_name)
+                        PREFIX, SETS, TABLES_LR, UNSEEN_PROFILE, UNSEEN_RECIPE, exp_name, lambda_name, lr_name,
+                        unseen_name)
 from .results import Run, other_settings
 
 BASELINE = EARLIER_BASELINE
@@ -414,16 +415,16 @@ def _lambda_table(cells: _Cells, runs: dict[str, Run]) -> str:
 
 
 def _lr_table(cells: _Cells, runs: dict[str, Run]) -> str:
-    """train.lr on FE-GAN under the recipes that can be the default: params.yaml's lr is the recipe's
-    own FE-GAN run, the others the ``lr-<recipe>`` set; chosen on the val columns."""
+    """train.lr on FE-GAN under the recipes that can be the default: the tables' lr (``TABLES_LR``) is
+    the recipe's own FE-GAN run, the others the ``lr-<recipe>`` set; chosen on the val columns."""
     rows = []
     for r in LR_RECIPES:
         own = runs.get(f"{r}-fegan")
         own_lr = ((own.params.get("train") or {}).get("lr") if own is not None and own.params else None)
         entries = [(lr, f"{lr:g}", lr_name(r, lr)) for lr in LRS]
-        # an older run without its lr recorded sorts between the others, where params.yaml's sits
+        # an older run without its lr recorded sorts between the others, where the tables' sits
         entries.append((own_lr if own_lr is not None else (LRS[0] * LRS[-1]) ** 0.5,
-                        f"{own_lr:g} (params.yaml's)" if own_lr is not None else "params.yaml's", f"{r}-fegan"))
+                        f"{own_lr:g} (the tables')" if own_lr is not None else "the tables'", f"{r}-fegan"))
         for i, (_, label, name) in enumerate(sorted(entries)):
             rows.append([f"`{r}`" if i == 0 else "", label, f"`{PREFIX}{name}`", *cells.readings(name),
                          *_paired(cells, name, f"{r}-fegan")])
@@ -431,8 +432,9 @@ def _lr_table(cells: _Cells, runs: dict[str, Run]) -> str:
             + _table([*_readings_header("Recipe", "train.lr", "Experiment"), *(h for _, h, _, _ in PAIRED_COLUMNS)],
                      rows)
             + "\n\nBoth Adams' learning rate (`train.lr`; the discriminators' and the classifiers' too) at half "
-              "and twice params.yaml's, under the default recipe. fegan-v1's 0.0004 was picked on test voices "
-              "before the validation split existed; these rows choose it again on the val columns. "
+              f"and twice the {TABLES_LR['train.lr']:g} every other default-scale table was run at, under the "
+              "default recipe. fegan-v1's 0.0004 was picked on test voices before the validation split existed; "
+              "these rows chose it again on the val columns, and params.yaml's `train.lr` is 0.0008 since. "
             + PAIRED_NOTE + SAME_COLUMNS)
 
 
