@@ -27,9 +27,13 @@ class VNetConfig:
     in_channels: int = 64
     channels: list[int] = field(default_factory=lambda: [256, 256, 256, 256, 128])
     n_speakers: int = 24
+    attribute_classes: list[int] = field(default_factory=list)   # one head per voice-borne attribute; [] none
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not d["attribute_classes"]:      # a V-net without the heads saves the same checkpoint as before them
+            del d["attribute_classes"]
+        return d
 
 
 @dataclass

@@ -4,6 +4,11 @@ Five Conv1d (kernel 3, stride 2, padding 1), each followed by BatchNorm and
 LeakyReLU, over the ``(F, T)`` features; average pooling over time gives the
 128-d voice embedding E_v whatever T is; a linear head classifies the speaker
 (V-net is pretrained as a speaker classifier with cross-entropy).
+
+fegan's addition, off by default (``vnet.attribute_weight``): one more linear head per
+voice-borne attribute (sex, age band, size band; ``fegan.datasets.attributes``), trained beside
+the speaker head, so E_v is laid out by what a voice says of a speaker never heard, not only by
+which of the training speakers it is. Without it the module and its state are the paper's.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from torch import nn
 
 class VNet(nn.Module):
     def __init__(self, in_channels: int = 64, channels: tuple[int, ...] = (256, 256, 256, 256, 128),
-                 n_speakers: int = 24):
+                 n_speakers: int = 24, attribute_classes: tuple[int, ...] = ()):
         super().__init__()
         layers, c = [], in_channels
         for out in channels:
@@ -23,6 +28,10 @@ class VNet(nn.Module):
         self.convs = nn.Sequential(*layers)
         self.embed_dim = c
         self.head = nn.Linear(c, n_speakers)
+        # built after the speaker head and only when asked, so a V-net without them draws the same
+        # initial weights and saves the same bytes as before they existed (an empty ModuleList
+        # would still add its name to the state_dict's metadata)
+        self.attribute_heads = nn.ModuleList(nn.Linear(c, k) for k in attribute_classes) if attribute_classes else ()
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, F, T) features -> (B, 128) E_v."""
@@ -33,10 +42,15 @@ class VNet(nn.Module):
         e = self.embed(x)
         return e, self.head(e)       # (B, 128), (B, n_speakers)
 
+    def attributes(self, e: torch.Tensor) -> list[torch.Tensor]:
+        """E_v (B, 128) -> one (B, classes) logit tensor per attribute head."""
+        return [h(e) for h in self.attribute_heads]
+
 
 def from_checkpoint(ck: dict) -> VNet:
     """The V-net of a ``models/vnet.pt`` checkpoint (``train_vnet``'s), in eval mode."""
     cfg = ck["config"]
-    model = VNet(cfg["in_channels"], tuple(cfg["channels"]), cfg["n_speakers"])
+    model = VNet(cfg["in_channels"], tuple(cfg["channels"]), cfg["n_speakers"],
+                 tuple(cfg.get("attribute_classes", ())))
     model.load_state_dict(ck["state_dict"])
     return model.eval()

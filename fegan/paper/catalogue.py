@@ -27,6 +27,7 @@ The sets (``--only SET`` takes them as well as names):
   never heard (issue 26): every key of the ``synthetic-population`` profile pinned too, so they
   queue from the default workspace, and the population's preprocessing is shared through DVC's
   run-cache (the first run makes it; queue it alone, or accept that two first runs both do).
+  Beside them, FE-GAN with V-net's attribute heads (``vnet.attribute_weight`` 1).
 
 ``EARLIER`` are the names of the runs made before the recipes and the validation split
 (fegan-v1 at ``train.lr`` 0.0004; ``reports/paper_runs.json``): still read and rendered, no
@@ -73,6 +74,9 @@ LR_RECIPES = ("fegan-v5",)
 # speakers never heard (issue 26): the default recipe on this profile, whole
 UNSEEN_PROFILE = "synthetic-population"
 UNSEEN_RECIPE = "fegan-v5"
+# ... and FE-GAN there with V-net's voice-borne attribute heads (fegan's addition, vnet.attribute_weight):
+# the lever tried for the 1:2 matching of issue 26, chosen or not on the val speakers
+UNSEEN_VNET_ATTR = {"vnet.attribute_weight": 1.0}
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,8 @@ def lambda_name(recipe: str, l1: float, base: str = "fegan") -> str:
     return f"{recipe}-{base}-lambda1_{l1:g}"
 
 
-def unseen_name(variant: str) -> str:
-    return f"{UNSEEN_RECIPE}-{variant}-unseen"
+def unseen_name(variant: str, change: str = "") -> str:
+    return f"{UNSEEN_RECIPE}-{variant}-unseen" + (f"-{change}" if change else "")
 
 
 def lr_name(recipe: str, lr: float) -> str:
@@ -153,6 +157,9 @@ def _catalogue() -> tuple[dict[str, Experiment], dict[str, list[str]]]:
     for v, label in METHODS.items():
         add("unseen", Experiment(unseen_name(v), UNSEEN_RECIPE, v, changes=profile_values(UNSEEN_PROFILE),
                                  label=label))
+    add("unseen", Experiment(unseen_name("fegan", "vnet_attr"), UNSEEN_RECIPE,
+                             changes={**profile_values(UNSEEN_PROFILE), **UNSEEN_VNET_ATTR},
+                             label="FE-GAN, V-net with attribute heads (fegan's addition)"))
     # the authors' masked-part runs (authors.py maps each log entry to one of these)
     for e in (Experiment("authors-acgan", "authors", "acgan", label=METHODS["acgan"]),
               Experiment("authors-no_c1", "authors", "no_c1", label="without C1 (D1 only)"),

@@ -4,6 +4,10 @@ SGD, lr 0.03 halved every 100 epochs, batch 64; each batch is a random crop of
 300-800 ms of the features (one length per batch, a random start per clip), so
 V-net learns from short stretches and accepts any T at inference. Embeddings
 and accuracies are computed on the full features in eval mode.
+
+``attribute_weight`` > 0 (fegan's addition; 0, the paper's, by default) adds the voice-borne
+attribute heads of ``VNet`` and their cross-entropy, times the weight, to the speaker loss, on the
+training clips whose actor has that attribute known (-1 labels are left out of it).
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import progress
+from ..errors import FeganError
 from ..models.config import VNetConfig
 from ..models.vnet import VNet
 
@@ -30,6 +35,11 @@ class VNetTrainConfig:
     crop_ms: list[int] = field(default_factory=lambda: [300, 800])
     channels: list[int] = field(default_factory=lambda: [256, 256, 256, 256, 128])
     seed: int = 0
+    attribute_weight: float = 0.0           # the attribute heads' loss weight; 0: no heads (the paper's V-net)
+
+    def validate(self) -> None:
+        if not (isinstance(self.attribute_weight, (int, float)) and self.attribute_weight >= 0):
+            raise FeganError(f"vnet.attribute_weight must be a number >= 0, got {self.attribute_weight!r}")
 
 
 def random_crops(x: torch.Tensor, length: int, gen: torch.Generator | None = None,
@@ -66,22 +76,41 @@ def pick_versions(clean: torch.Tensor, noisy: torch.Tensor | None, rows: torch.T
     return torch.where((v > 0)[:, None, None], copy, x)
 
 
+def attribute_loss(model: VNet, e: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Sum over V-net's attribute heads of the cross-entropy on E_v (B, 128) against ``labels``
+    (B, A) class indices, -1 (unknown) left out; 0 for a head with no known label in the batch."""
+    total = e.new_zeros(())
+    for a, logits in enumerate(model.attributes(e)):
+        known = labels[:, a] >= 0
+        if known.any():
+            total = total + F.cross_entropy(logits[known], labels[known, a])
+    return total
+
+
 def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, train_mask: np.ndarray,
-               hop_ms: float, device: torch.device, log=None,
-               noisy: torch.Tensor | None = None) -> tuple[VNet, VNetConfig]:
+               hop_ms: float, device: torch.device, log=None, noisy: torch.Tensor | None = None,
+               attributes: np.ndarray | None = None,
+               attribute_classes: tuple[int, ...] = ()) -> tuple[VNet, VNetConfig]:
     """Train on the rows where ``train_mask``; ``log(epoch, dict)`` gets loss and accuracy per epoch.
 
     ``noisy``: (n_train, copies, F, T) babble-noisy copies of the training rows (noisy_voices
     stage); each crop then comes from the clean voice or one of its copies, with equal chance.
+    ``attributes``: (N, A) class index of each row's actor per attribute (-1 unknown), and
+    ``attribute_classes`` the class count of each; read only when ``cfg.attribute_weight`` > 0.
     """
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    mcfg = VNetConfig(in_channels=feats.shape[1], channels=list(cfg.channels), n_speakers=int(speaker.max()) + 1)
-    model = VNet(mcfg.in_channels, tuple(mcfg.channels), mcfg.n_speakers).to(device)
+    heads = tuple(attribute_classes) if cfg.attribute_weight > 0 else ()
+    if heads and (attributes is None or attributes.shape != (len(feats), len(heads))):
+        raise ValueError(f"vnet.attribute_weight > 0 needs (N={len(feats)}, {len(heads)}) attribute labels")
+    mcfg = VNetConfig(in_channels=feats.shape[1], channels=list(cfg.channels), n_speakers=int(speaker.max()) + 1,
+                      attribute_classes=list(heads))
+    model = VNet(mcfg.in_channels, tuple(mcfg.channels), mcfg.n_speakers, heads).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_halve_every, gamma=0.5)
     x = feats[torch.from_numpy(np.flatnonzero(train_mask))].to(device)   # the training set lives on the device
     y = torch.from_numpy(speaker[train_mask]).to(device)
+    y_attr = torch.from_numpy(np.asarray(attributes)[train_mask]).long().to(device) if heads else None   # (n, A)
     if noisy is not None and len(noisy) != len(x):
         raise ValueError(f"noisy copies for {len(noisy)} clips, but {len(x)} training clips")
     lo, hi = (max(1, int(round(ms / hop_ms))) for ms in cfg.crop_ms)
@@ -103,8 +132,10 @@ def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, t
             length = int(torch.randint(lo, min(hi, x.shape[2]) + 1, (1,), generator=gen))
             # drawn only with copies, so a run without them keeps its stream of draws
             version = None if noisy is None else torch.randint(0, noisy.shape[1] + 1, (len(b),), generator=gen)
-            _, logits = model(random_crops(pick_versions(x, noisy, b, version), length, gen))
+            e, logits = model(random_crops(pick_versions(x, noisy, b, version), length, gen))
             loss = F.cross_entropy(logits, y[b])
+            if heads:
+                loss = loss + cfg.attribute_weight * attribute_loss(model, e, y_attr[b])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -4,10 +4,12 @@ calibration of "close to a training speaker or new" that `fegan generate` and th
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from safetensors.numpy import save_file
 
 from .. import paths
+from ..datasets.attributes import ATTRIBUTES, SEXES
 from ..errors import FeganError
 from ..io import atomic_path
 from ..params import build_config
@@ -17,6 +19,41 @@ from .device import resolve_device
 from .stages import open_live, write_json
 from .vnet import VNetTrainConfig, embed_all, train_vnet
 from .voice_calibration import stage_calibration
+
+
+def attribute_labels(actors: pd.DataFrame, clip_actors) -> np.ndarray:
+    """(N, len(ATTRIBUTES)) class index of each clip's actor per attribute, in ``ATTRIBUTES``' order
+    (sex by ``SEXES``; the bands as stored); -1 where unknown or the actor is not in ``actors``."""
+    table = actors.set_index("actor")
+    sex = table.sex.map({s: i for i, s in enumerate(SEXES)}).fillna(-1)
+    cols = {"sex": sex, "age_band": table.age_band, "size_band": table.size_band}
+    ids = pd.Series(np.asarray(clip_actors, dtype=np.int64))
+    return np.stack([ids.map(cols[a]).fillna(-1).to_numpy().astype(np.int64) for a in ATTRIBUTES], axis=1)
+
+
+def _attributes(clips, train: np.ndarray) -> np.ndarray:
+    """(N, A) attribute labels of the clips' actors (demux's actors table); refused when no training
+    clip has any attribute known (vnet.attribute_weight > 0 would train heads on nothing)."""
+    labels = attribute_labels(pd.read_parquet(paths.ACTORS), clips.actor.to_numpy())
+    if not (labels[train] >= 0).any():
+        raise FeganError("train_vnet: vnet.attribute_weight > 0, but no training actor has a known sex, age or "
+                         "size (data/interim/actors.parquet); set it to 0 for this dataset")
+    return labels
+
+
+@torch.no_grad()
+def attribute_accuracy(model, e_v: torch.Tensor, labels: np.ndarray, split: np.ndarray) -> dict[str, float]:
+    """``vnet_<split>_<attribute>_acc``: V-net's attribute heads on each clip's whole-voice E_v, against
+    its actor's truth, per split (unseen speakers included: what the voice says of a new speaker)."""
+    dev = next(model.parameters()).device
+    preds = [logits.argmax(1).cpu().numpy() for logits in model.attributes(e_v.to(dev))]
+    out = {}
+    for s in ("train", "val", "test"):
+        for a, (name, pred) in enumerate(zip(ATTRIBUTES, preds)):
+            m = (split == s) & (labels[:, a] >= 0)
+            if m.any():
+                out[f"vnet_{s}_{name}_acc"] = float((pred[m] == labels[m, a]).mean())
+    return out
 
 
 def stage(params: dict) -> str:
@@ -36,13 +73,17 @@ def stage(params: dict) -> str:
                 live.log_metric(k, v)
             live.next_step()
         noisy = load_noisy(clips.row.to_numpy()[train])      # (n_train, copies, F, T) or None
-        model, mcfg = train_vnet(cfg, feats, speaker, train, params["features"]["hop_ms"], device, log, noisy)
+        attrs = _attributes(clips, train) if cfg.attribute_weight > 0 else None       # (N, A) or None
+        model, mcfg = train_vnet(cfg, feats, speaker, train, params["features"]["hop_ms"], device, log, noisy,
+                                 attrs, tuple(len(v) for v in ATTRIBUTES.values()))
         e_v, logits = embed_all(model, feats)
         pred = logits.argmax(1).numpy()
         metrics = {"vnet_train_acc": float((pred[train] == speaker[train]).mean()),
                    **{f"vnet_{s}_acc": float((pred[m] == speaker[m]).mean()) for s, m in held_out.items()
                       if m.any()},     # no val split when data.val_fraction is 0; none of unseen speakers
                    "vnet_chance": 1.0 / len(labels.actors)}
+        if attrs is not None:
+            metrics.update(attribute_accuracy(model, e_v, attrs, clips.split.to_numpy()))
         for k, v in metrics.items():
             live.summary[k] = v
     checkpoint.save(paths.VNET, config=mcfg.to_dict(), state_dict=model.cpu().state_dict(),
