@@ -27,7 +27,7 @@ The sets (``--only SET`` takes them as well as names):
   never heard (issue 26): every key of the ``synthetic-population`` profile pinned too, so they
   queue from the default workspace, and the population's preprocessing is shared through DVC's
   run-cache (the first run makes it; queue it alone, or accept that two first runs both do).
-  Beside them, FE-GAN with V-net's attribute heads (``vnet.attribute_weight`` 1).
+  Each method also with V-net's attribute heads (``vnet.attribute_weight`` 1, ``-vnet_attr``).
 
 ``EARLIER`` are the names of the runs made before the recipes and the validation split
 (fegan-v1 at ``train.lr`` 0.0004; ``reports/paper_runs.json``): still read and rendered, no
@@ -157,9 +157,10 @@ def _catalogue() -> tuple[dict[str, Experiment], dict[str, list[str]]]:
     for v, label in METHODS.items():
         add("unseen", Experiment(unseen_name(v), UNSEEN_RECIPE, v, changes=profile_values(UNSEEN_PROFILE),
                                  label=label))
-    add("unseen", Experiment(unseen_name("fegan", "vnet_attr"), UNSEEN_RECIPE,
-                             changes={**profile_values(UNSEEN_PROFILE), **UNSEEN_VNET_ATTR},
-                             label="FE-GAN, V-net with attribute heads (fegan's addition)"))
+    for v, label in METHODS.items():
+        add("unseen", Experiment(unseen_name(v, "vnet_attr"), UNSEEN_RECIPE, v,
+                                 changes={**profile_values(UNSEEN_PROFILE), **UNSEEN_VNET_ATTR},
+                                 label=f"{label}, V-net with attribute heads"))
     # the authors' masked-part runs (authors.py maps each log entry to one of these)
     for e in (Experiment("authors-acgan", "authors", "acgan", label=METHODS["acgan"]),
               Experiment("authors-no_c1", "authors", "no_c1", label="without C1 (D1 only)"),
