@@ -729,7 +729,9 @@ def test_unseen_set_and_table():
     assert attr == {**EXPERIMENTS["fegan-v5-fegan-unseen"].values(), "vnet.attribute_weight": 1.0}
     values = EXPERIMENTS["fegan-v5-cgan-unseen"].values()
     assert values["model.variant"] == "cgan" and values["data.split"] == "speaker" and values["synth.population"]
-    assert {k: values[k] for k in profile_values("synthetic-population")} == profile_values("synthetic-population")
+    assert {k: values[k] for k in profile_values("synthetic-population")} == {
+        **profile_values("synthetic-population"), "vnet.attribute_weight": 0.0}      # the paper's V-net
+    assert profile_values("synthetic-population")["vnet.attribute_weight"] == 1.0   # the profile's: the heads
     assert values["noisy_voices.snr_db"] == [10, 30] and values["evaluate.robustness_fid"] is False
     line = " ".join(C.command("fegan-v5-fegan-unseen", seed=2))
     assert "--name paper-fegan-v5-fegan-unseen-s2" in line and "-S synth.actors=80" in line
