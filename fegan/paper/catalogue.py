@@ -74,8 +74,9 @@ LR_RECIPES = ("fegan-v5",)
 # speakers never heard (issue 26): the default recipe on this profile, whole
 UNSEEN_PROFILE = "synthetic-population"
 UNSEEN_RECIPE = "fegan-v5"
-# ... and FE-GAN there with V-net's voice-borne attribute heads (fegan's addition, vnet.attribute_weight):
-# the lever tried for the 1:2 matching of issue 26, chosen or not on the val speakers
+# ... and each method there with V-net's voice-borne attribute heads (fegan's addition,
+# vnet.attribute_weight): the lever for issue 26's 1:2 matching, chosen on the val speakers (FE-GAN,
+# 3 paired seeds), so the profile sets it since and the paper's-V-net rows pin it off
 UNSEEN_VNET_ATTR = {"vnet.attribute_weight": 1.0}
 UNSEEN_PAPER_VNET = {"vnet.attribute_weight": 0.0}       # the profile has the heads on since they were chosen
 
