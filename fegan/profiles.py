@@ -126,7 +126,7 @@ _CPU_SCALE = {
 POPULATION_DIR = "data/raw/population"
 # V-net's attribute heads (fegan's addition): off but on the population, where they were chosen on
 # the val speakers (docs/results.md); every profile sets the key, so switching back is exact
-_VNET = {"vnet.attribute_weight": 0.0}
+_VNET = {"vnet.attribute_weight": 0.0, "vnet.emotion_weight": 0.0}
 
 PROFILES: dict[str, Profile] = {
     "synthetic": Profile(
@@ -153,7 +153,7 @@ PROFILES: dict[str, Profile] = {
         {"data.format": "ravdess", RAW_DIR: POPULATION_DIR, "faces.downscale": 1, **_CPU_SCALE,
          **_split("speaker", 16, 8), **_SYNTH, "synth.population": True, "synth.actors": 80,
          "synth.intensities": [1], "synth.repetitions": [1], "synth.width": 480, "synth.height": 360,
-         "synth.out_dir": POPULATION_DIR, "vnet.attribute_weight": 1.0}),
+         "synth.out_dir": POPULATION_DIR, **_VNET, "vnet.attribute_weight": 1.0}),
 }
 
 

@@ -28,11 +28,15 @@ class VNetConfig:
     channels: list[int] = field(default_factory=lambda: [256, 256, 256, 256, 128])
     n_speakers: int = 24
     attribute_classes: list[int] = field(default_factory=list)   # one head per voice-borne attribute; [] none
+    emotion_classes: int = 0                                     # the emotion head's classes; 0 none
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        if not d["attribute_classes"]:      # a V-net without the heads saves the same checkpoint as before them
+        # a V-net without the heads saves the same checkpoint as before they existed
+        if not d["attribute_classes"]:
             del d["attribute_classes"]
+        if not d["emotion_classes"]:
+            del d["emotion_classes"]
         return d
 
 

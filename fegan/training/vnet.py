@@ -8,6 +8,8 @@ and accuracies are computed on the full features in eval mode.
 ``attribute_weight`` > 0 (fegan's addition; 0, the paper's, by default) adds the voice-borne
 attribute heads of ``VNet`` and their cross-entropy, times the weight, to the speaker loss, on the
 training clips whose actor has that attribute known (-1 labels are left out of it).
+``emotion_weight`` > 0 (fegan's addition too; 0 by default) adds the emotion head and its
+cross-entropy against each training clip's emotion, times the weight.
 """
 from __future__ import annotations
 
@@ -36,10 +38,13 @@ class VNetTrainConfig:
     channels: list[int] = field(default_factory=lambda: [256, 256, 256, 256, 128])
     seed: int = 0
     attribute_weight: float = 0.0           # the attribute heads' loss weight; 0: no heads (the paper's V-net)
+    emotion_weight: float = 0.0             # the emotion head's loss weight; 0: no head (the paper's V-net)
 
     def validate(self) -> None:
-        if not (isinstance(self.attribute_weight, (int, float)) and self.attribute_weight >= 0):
-            raise FeganError(f"vnet.attribute_weight must be a number >= 0, got {self.attribute_weight!r}")
+        for key in ("attribute_weight", "emotion_weight"):
+            w = getattr(self, key)
+            if isinstance(w, bool) or not (isinstance(w, (int, float)) and w >= 0):
+                raise FeganError(f"vnet.{key} must be a number >= 0, got {w!r}")
 
 
 def random_crops(x: torch.Tensor, length: int, gen: torch.Generator | None = None,
@@ -90,27 +95,34 @@ def attribute_loss(model: VNet, e: torch.Tensor, labels: torch.Tensor) -> torch.
 def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, train_mask: np.ndarray,
                hop_ms: float, device: torch.device, log=None, noisy: torch.Tensor | None = None,
                attributes: np.ndarray | None = None,
-               attribute_classes: tuple[int, ...] = ()) -> tuple[VNet, VNetConfig]:
+               attribute_classes: tuple[int, ...] = (), emotions: np.ndarray | None = None,
+               n_emotions: int = 0) -> tuple[VNet, VNetConfig]:
     """Train on the rows where ``train_mask``; ``log(epoch, dict)`` gets loss and accuracy per epoch.
 
     ``noisy``: (n_train, copies, F, T) babble-noisy copies of the training rows (noisy_voices
     stage); each crop then comes from the clean voice or one of its copies, with equal chance.
     ``attributes``: (N, A) class index of each row's actor per attribute (-1 unknown), and
     ``attribute_classes`` the class count of each; read only when ``cfg.attribute_weight`` > 0.
+    ``emotions``: (N,) emotion class index of each row, of ``n_emotions``; read only when
+    ``cfg.emotion_weight`` > 0.
     """
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     heads = tuple(attribute_classes) if cfg.attribute_weight > 0 else ()
     if heads and (attributes is None or attributes.shape != (len(feats), len(heads))):
         raise ValueError(f"vnet.attribute_weight > 0 needs (N={len(feats)}, {len(heads)}) attribute labels")
+    n_emo = int(n_emotions) if cfg.emotion_weight > 0 else 0
+    if n_emo and (emotions is None or np.shape(emotions) != (len(feats),)):
+        raise ValueError(f"vnet.emotion_weight > 0 needs (N={len(feats)},) emotion labels")
     mcfg = VNetConfig(in_channels=feats.shape[1], channels=list(cfg.channels), n_speakers=int(speaker.max()) + 1,
-                      attribute_classes=list(heads))
-    model = VNet(mcfg.in_channels, tuple(mcfg.channels), mcfg.n_speakers, heads).to(device)
+                      attribute_classes=list(heads), emotion_classes=n_emo)
+    model = VNet(mcfg.in_channels, tuple(mcfg.channels), mcfg.n_speakers, heads, n_emo).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_halve_every, gamma=0.5)
     x = feats[torch.from_numpy(np.flatnonzero(train_mask))].to(device)   # the training set lives on the device
     y = torch.from_numpy(speaker[train_mask]).to(device)
     y_attr = torch.from_numpy(np.asarray(attributes)[train_mask]).long().to(device) if heads else None   # (n, A)
+    y_emo = torch.from_numpy(np.asarray(emotions)[train_mask]).long().to(device) if n_emo else None      # (n,)
     if noisy is not None and len(noisy) != len(x):
         raise ValueError(f"noisy copies for {len(noisy)} clips, but {len(x)} training clips")
     lo, hi = (max(1, int(round(ms / hop_ms))) for ms in cfg.crop_ms)
@@ -136,6 +148,8 @@ def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, t
             loss = F.cross_entropy(logits, y[b])
             if heads:
                 loss = loss + cfg.attribute_weight * attribute_loss(model, e, y_attr[b])
+            if n_emo:
+                loss = loss + cfg.emotion_weight * F.cross_entropy(model.emotion(e), y_emo[b])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -42,6 +42,14 @@ def _attributes(clips, train: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
+def emotion_accuracy(model, e_v: torch.Tensor, emotions: np.ndarray, split: np.ndarray) -> dict[str, float]:
+    """``vnet_<split>_emotion_acc``: V-net's emotion head on each clip's whole-voice E_v, per split."""
+    pred = model.emotion(e_v.to(next(model.parameters()).device)).argmax(1).cpu().numpy()
+    return {f"vnet_{s}_emotion_acc": float((pred[split == s] == emotions[split == s]).mean())
+            for s in ("train", "val", "test") if (split == s).any()}
+
+
+@torch.no_grad()
 def attribute_accuracy(model, e_v: torch.Tensor, labels: np.ndarray, split: np.ndarray) -> dict[str, float]:
     """``vnet_<split>_<attribute>_acc``: V-net's attribute heads on each clip's whole-voice E_v, against
     its actor's truth, per split (unseen speakers included: what the voice says of a new speaker)."""
@@ -74,8 +82,9 @@ def stage(params: dict) -> str:
             live.next_step()
         noisy = load_noisy(clips.row.to_numpy()[train])      # (n_train, copies, F, T) or None
         attrs = _attributes(clips, train) if cfg.attribute_weight > 0 else None       # (N, A) or None
+        emotions = labels.emotion_index(clips.emotion)                                 # (N,)
         model, mcfg = train_vnet(cfg, feats, speaker, train, params["features"]["hop_ms"], device, log, noisy,
-                                 attrs, tuple(len(v) for v in ATTRIBUTES.values()))
+                                 attrs, tuple(len(v) for v in ATTRIBUTES.values()), emotions, len(labels.emotions))
         e_v, logits = embed_all(model, feats)
         pred = logits.argmax(1).numpy()
         metrics = {"vnet_train_acc": float((pred[train] == speaker[train]).mean()),
@@ -84,6 +93,8 @@ def stage(params: dict) -> str:
                    "vnet_chance": 1.0 / len(labels.actors)}
         if attrs is not None:
             metrics.update(attribute_accuracy(model, e_v, attrs, clips.split.to_numpy()))
+        if cfg.emotion_weight > 0:
+            metrics.update(emotion_accuracy(model, e_v, emotions, clips.split.to_numpy()))
         for k, v in metrics.items():
             live.summary[k] = v
     checkpoint.save(paths.VNET, config=mcfg.to_dict(), state_dict=model.cpu().state_dict(),
