@@ -584,7 +584,7 @@ def test_render_every_table_with_every_cell_and_the_is_footnote():
     tables = _tables(text)
     assert [k for k in tables if tables[k]] == RECIPE_TABLES + EARLIER_TABLES
     assert [len(tables[k]) - 1 for k in EARLIER_TABLES] == [7, 9, 5, 5]       # rows as in the paper (+ours)
-    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [7, 7, 8, 9, 22, 3, 11, len(LOGGED)]   # lambda: 7 recipes
+    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [7, 7, 8, 9, 22, 3, 15, len(LOGGED)]   # lambda: 7 recipes
     for name, rows in tables.items():
         width = len(rows[0]) if rows else 0
         for row in rows:
@@ -723,14 +723,16 @@ def test_unseen_set_and_table():
     default recipe's, so the set queues from any workspace; the table puts the limit, chance and the
     judges' ceiling (read in the FE-GAN runs) under the methods."""
     from fegan.profiles import profile_values
-    assert SETS["unseen"] == [f"fegan-v5-{v}-unseen{x}" for x in ("", "-vnet_attr")
+    assert SETS["unseen"] == [f"fegan-v5-{v}-unseen{x}" for x in ("", "-vnet_attr", "-vnet_voice")
                               for v in ("fegan", "acgan", "cgan", "cgan_proj")]
     attr = EXPERIMENTS["fegan-v5-fegan-unseen-vnet_attr"].values()             # FE-GAN with V-net's attribute heads
     assert attr == {**EXPERIMENTS["fegan-v5-fegan-unseen"].values(), "vnet.attribute_weight": 1.0}
+    voice = EXPERIMENTS["fegan-v5-fegan-unseen-vnet_voice"].values()           # ... x3, and the emotion head
+    assert voice == {**attr, "vnet.attribute_weight": 3.0, "vnet.emotion_weight": 1.0}
     values = EXPERIMENTS["fegan-v5-cgan-unseen"].values()
     assert values["model.variant"] == "cgan" and values["data.split"] == "speaker" and values["synth.population"]
     assert {k: values[k] for k in profile_values("synthetic-population")} == {
-        **profile_values("synthetic-population"), "vnet.attribute_weight": 0.0}      # the paper's V-net
+        **profile_values("synthetic-population"), "vnet.attribute_weight": 0.0, "vnet.emotion_weight": 0.0}
     assert profile_values("synthetic-population")["vnet.attribute_weight"] == 1.0   # the profile's: the heads
     assert values["noisy_voices.snr_db"] == [10, 30] and values["evaluate.robustness_fid"] is False
     line = " ".join(C.command("fegan-v5-fegan-unseen", seed=2))
@@ -781,7 +783,7 @@ def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
     runs["authors-acgan"] = Run(name="authors-acgan", state="queued")
     runs["paper-cgan"] = Run(name="paper-cgan", state="failed")
     text = render(runs)
-    assert "Not run yet (48 of 50 experiments): set `recipes`, set `switches`, set `lambda-paper`" in text
+    assert "Not run yet (52 of 54 experiments): set `recipes`, set `switches`, set `lambda-paper`" in text
     assert "`paper-paper-acgan`, `paper-paper-cgan_proj`, `paper-authors-cgan`" in text   # table4: not wholly missing
     assert "Queued or running: paper-authors-acgan" in text and "Failed: paper-paper-cgan" in text
     assert "fegan paper-tables --queue --only paper-cgan" in text
@@ -792,7 +794,7 @@ def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
     assert {r[1]: r[2] for r in _tables(text)["Table 2"][1:]}["MFCCs"] == "not run yet"
     # nothing at all finished: still the paper's numbers, no crash
     empty = render({})
-    assert "58.79" in empty and "Not run yet (50 of 50 experiments)" in empty and "not run yet" in empty
+    assert "58.79" in empty and "Not run yet (54 of 54 experiments)" in empty and "not run yet" in empty
     assert "No finished experiment of the recipes' sets yet" in empty
 
 

@@ -1,6 +1,7 @@
-"""V-net's voice-borne attribute heads (``vnet.attribute_weight``, fegan's addition for issue 26):
-the labels each clip gets, a V-net without them unchanged, and heads that read an attribute from
-the voices of speakers never trained on."""
+"""V-net's voice-borne attribute heads (``vnet.attribute_weight``) and emotion head
+(``vnet.emotion_weight``), fegan's additions for issue 26: the labels each clip gets, a V-net
+without them unchanged, and heads that read an attribute or the emotion from the voices of
+speakers never trained on."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ from fegan.models.config import VNetConfig
 from fegan.models.vnet import VNet, from_checkpoint
 from fegan.params import build_config
 from fegan.training.vnet import VNetTrainConfig, attribute_loss, train_vnet
-from fegan.training.vnet_stage import attribute_accuracy, attribute_labels
+from fegan.training.vnet_stage import attribute_accuracy, attribute_labels, emotion_accuracy
 
 CPU = torch.device("cpu")
 SMALL = dict(epochs=12, batch_size=24, lr=0.03, crop_ms=[100, 200], channels=[8, 8, 8, 8, 8])
@@ -45,16 +46,21 @@ def _voices(n_speakers: int = 12, clips: int = 6, seed: int = 0):
 def test_without_the_weight_vnet_is_the_papers_byte_for_byte():
     x, speaker, labels = _voices()
     train = speaker < 8
-    cfg = VNetTrainConfig(**{**SMALL, "epochs": 3}, attribute_weight=0.0)
+    cfg = VNetTrainConfig(**{**SMALL, "epochs": 3}, attribute_weight=0.0, emotion_weight=0.0)
     plain, pcfg = train_vnet(cfg, x, speaker, train, 10.0, CPU)
-    given, gcfg = train_vnet(cfg, x, speaker, train, 10.0, CPU, attributes=labels, attribute_classes=(2, 4, 3))
+    given, gcfg = train_vnet(cfg, x, speaker, train, 10.0, CPU, attributes=labels, attribute_classes=(2, 4, 3),
+                             emotions=speaker % 4, n_emotions=4)
     assert list(plain.state_dict()) == list(given.state_dict())
-    assert not any("attribute" in k for k in plain.state_dict())
-    assert not any("attribute" in k for k in plain.state_dict()._metadata)   # what torch.save writes too
+    assert not any("attribute" in k or "emotion" in k for k in plain.state_dict())
+    assert not any("attribute" in k or "emotion" in k for k in plain.state_dict()._metadata)   # what torch.save writes
     assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), given.state_dict().values()))
-    assert "attribute_classes" not in pcfg.to_dict() and gcfg.to_dict() == pcfg.to_dict()
-    with pytest.raises(FeganError, match="vnet.attribute_weight must be a number >= 0, got -1"):
-        build_config(VNetTrainConfig, {"attribute_weight": -1}, "vnet")
+    assert "attribute_classes" not in pcfg.to_dict() and "emotion_classes" not in pcfg.to_dict()
+    assert gcfg.to_dict() == pcfg.to_dict()
+    with pytest.raises(ValueError, match="no emotion head"):
+        plain.emotion(torch.zeros(1, 8))
+    for key in ("attribute_weight", "emotion_weight"):
+        with pytest.raises(FeganError, match=f"vnet.{key} must be a number >= 0, got -1"):
+            build_config(VNetTrainConfig, {key: -1}, "vnet")
 
 
 def test_attribute_heads_read_sex_from_voices_never_trained_on():
@@ -101,3 +107,33 @@ def test_the_stage_reads_labels_from_demuxs_actors_table_and_refuses_none_known(
     assert got.tolist() == [[-1, -1, -1], [1, 3, -1], [1, 3, -1]]
     with pytest.raises(FeganError, match="no training actor has a known sex, age or size"):
         vnet_stage._attributes(clips, np.array([True, False, False]))
+
+
+def _emotional_voices(n_speakers: int = 12, clips: int = 8, seed: int = 0):
+    """(N, 8, 40) features: each speaker a random timbre, and
+    each clip's emotion (of 4) a shift of channels 2-3 the same for every speaker."""
+    g = torch.Generator().manual_seed(seed)
+    timbre = torch.randn(n_speakers, 8, 1, generator=g)
+    speaker = np.repeat(np.arange(n_speakers), clips)
+    emotion = np.tile(np.arange(clips) % 4, n_speakers)
+    x = timbre[speaker] + 0.5 * torch.randn(len(speaker), 8, 40, generator=g)
+    shift = torch.tensor([[4.0, 0], [-4.0, 0], [0, 4.0], [0, -4.0]])[emotion]       # (N, 2)
+    x[:, 2:4] += shift[:, :, None]
+    return x, speaker, emotion
+
+
+def test_the_emotion_head_reads_the_emotion_of_voices_never_trained_on():
+    x, speaker, emotion = _emotional_voices()
+    train = speaker < 8                                       # speakers 8-11 never heard
+    cfg = VNetTrainConfig(**{**SMALL, "epochs": 40}, emotion_weight=1.0)
+    with pytest.raises(ValueError, match="needs \\(N=96,\\) emotion labels"):
+        train_vnet(cfg, x, speaker, train, 10.0, CPU, emotions=emotion[:5], n_emotions=4)
+    model, mcfg = train_vnet(cfg, x, speaker, train, 10.0, CPU, emotions=emotion, n_emotions=4)
+    assert mcfg.emotion_classes == 4 and mcfg.to_dict()["emotion_classes"] == 4
+    assert mcfg.attribute_classes == [] and len(model.attribute_heads) == 0          # the attribute heads stay off
+    e, _ = model(x)
+    acc = emotion_accuracy(model, e.detach(), emotion, np.where(train, "train", "test"))
+    assert set(acc) == {"vnet_train_emotion_acc", "vnet_test_emotion_acc"}
+    assert acc["vnet_test_emotion_acc"] >= 0.8, acc                           # 32 clips of 4 unseen speakers
+    again = from_checkpoint({"config": mcfg.to_dict(), "state_dict": model.state_dict()})
+    assert torch.equal(again.emotion(e.detach()), model.emotion(e.detach()))
