@@ -487,8 +487,9 @@ def _unseen_table(cells: _Cells) -> str:
               "method has the same speakers and judges). The issue's acceptance: 1:2 (attributes) >= 0.80 "
               "and at least half way from chance to the limit, R@1 >= 3x chance, sex >= 90 %, emotion >= 50 %. "
               "The attribute-heads rows train V-net to read sex, age band and size band from the training "
-              "speakers' voices beside naming them (`vnet.attribute_weight` 1; fegan's addition): whether it "
-              "helps is read on the val column. n: seeds; mean ± sd.")
+              "speakers' voices beside naming them (`vnet.attribute_weight` 1; fegan's addition); the "
+              "voice-heads rows weight them 3 and add a head for the clip's emotion (`vnet.emotion_weight` 1): "
+              "whether either helps is read on the val column. n: seeds; mean ± sd.")
 
 
 def _authors_table(cells: _Cells) -> str:
