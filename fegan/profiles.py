@@ -50,7 +50,9 @@ Why these values (paper 4.1 and 3.2):
   sex, grey hair and face width survive the crop). Every profile sets the ``synth`` keys this
   one changes, to the shipped values in the others. V-net's attribute heads are on
   (``vnet.attribute_weight`` 1): over 3 seeds they raised the val speakers' 1:2 matching by
-  0.165 +- 0.182 under the attribute judges and 0.088 +- 0.085 under dlib's descriptor.
+  0.165 +- 0.182 under the attribute judges and 0.088 +- 0.085 under dlib's descriptor. V-net's
+  emotion head stays off (``vnet.emotion_weight`` 0): with it and the heads at 3, val emotion
+  rose 0.173 +- 0.032 but 1:2 under the attribute judges fell 0.078 +- 0.090, in every seed.
 """
 from __future__ import annotations
 

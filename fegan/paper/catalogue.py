@@ -80,8 +80,10 @@ UNSEEN_RECIPE = "fegan-v5"
 # 3 paired seeds), so the profile sets it since and the paper's-V-net rows pin it off
 UNSEEN_VNET_ATTR = {"vnet.attribute_weight": 1.0, "vnet.emotion_weight": 0.0}
 UNSEEN_PAPER_VNET = {"vnet.attribute_weight": 0.0, "vnet.emotion_weight": 0.0}   # the profile has heads on since
-# ... and with the emotion head too, the attribute heads weighted 3: chosen on V-net's own readings
-# of the val speakers (3 seeds: age band 0.45 against 0.28 at weight 1; docs/results.md), ``-vnet_voice``
+# ... and with the emotion head too, the attribute heads weighted 3 (``-vnet_voice``): chosen on
+# V-net's own readings of the val speakers (3 V-net seeds: age band 0.45 against 0.35 at weight 1,
+# emotion in E_v 0.83 against 0.60; docs/results.md). Against the heads alone, FE-GAN's val emotion
+# rose and its 1:2 under the attribute judges fell in every seed: the profile kept the heads alone
 UNSEEN_VNET_VOICE = {"vnet.attribute_weight": 3.0, "vnet.emotion_weight": 1.0}
 
 
