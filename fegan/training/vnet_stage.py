@@ -84,7 +84,8 @@ def stage(params: dict) -> str:
         attrs = _attributes(clips, train) if cfg.attribute_weight > 0 else None       # (N, A) or None
         emotions = labels.emotion_index(clips.emotion)                                 # (N,)
         model, mcfg = train_vnet(cfg, feats, speaker, train, params["features"]["hop_ms"], device, log, noisy,
-                                 attrs, tuple(len(v) for v in ATTRIBUTES.values()), emotions, len(labels.emotions))
+                                 attrs, tuple(len(v) for v in ATTRIBUTES.values()),
+                                 emotions, len(labels.emotions))
         e_v, logits = embed_all(model, feats)
         pred = logits.argmax(1).numpy()
         metrics = {"vnet_train_acc": float((pred[train] == speaker[train]).mean()),
