@@ -126,8 +126,9 @@ _CPU_SCALE = {
 }
 
 POPULATION_DIR = "data/raw/population"
-# V-net's attribute heads (fegan's addition): off but on the population, where they were chosen on
-# the val speakers (docs/results.md); every profile sets the key, so switching back is exact
+# V-net's attribute and emotion heads (fegan's additions): off, but the attribute heads on the
+# population, where they were chosen on the val speakers (docs/results.md); every profile sets the
+# keys, so switching back is exact
 _VNET = {"vnet.attribute_weight": 0.0, "vnet.emotion_weight": 0.0}
 
 PROFILES: dict[str, Profile] = {

@@ -162,17 +162,13 @@ def _catalogue() -> tuple[dict[str, Experiment], dict[str, list[str]]]:
     for r in LR_RECIPES:
         for lr in LRS:
             add(f"lr-{r}", Experiment(lr_name(r, lr), r, changes={"train.lr": lr}, label=f"train.lr {lr:g}"))
-    for v, label in METHODS.items():
-        add("unseen", Experiment(unseen_name(v), UNSEEN_RECIPE, v,
-                                 changes={**profile_values(UNSEEN_PROFILE), **UNSEEN_PAPER_VNET}, label=label))
-    for v, label in METHODS.items():
-        add("unseen", Experiment(unseen_name(v, "vnet_attr"), UNSEEN_RECIPE, v,
-                                 changes={**profile_values(UNSEEN_PROFILE), **UNSEEN_VNET_ATTR},
-                                 label=f"{label}, V-net with attribute heads"))
-    for v, label in METHODS.items():
-        add("unseen", Experiment(unseen_name(v, "vnet_voice"), UNSEEN_RECIPE, v,
-                                 changes={**profile_values(UNSEEN_PROFILE), **UNSEEN_VNET_VOICE},
-                                 label=f"{label}, V-net with attribute (x3) and emotion heads"))
+    # every method under each V-net: the paper's, with the attribute heads, with the voice heads
+    for change, vnet, says in (("", UNSEEN_PAPER_VNET, ""),
+                               ("vnet_attr", UNSEEN_VNET_ATTR, ", V-net with attribute heads"),
+                               ("vnet_voice", UNSEEN_VNET_VOICE, ", V-net with attribute (x3) and emotion heads")):
+        for v, label in METHODS.items():
+            add("unseen", Experiment(unseen_name(v, change), UNSEEN_RECIPE, v,
+                                     changes={**profile_values(UNSEEN_PROFILE), **vnet}, label=label + says))
     # the authors' masked-part runs (authors.py maps each log entry to one of these)
     for e in (Experiment("authors-acgan", "authors", "acgan", label=METHODS["acgan"]),
               Experiment("authors-no_c1", "authors", "no_c1", label="without C1 (D1 only)"),
