@@ -20,6 +20,7 @@ from fegan.datasets.adapters import scan
 from fegan.errors import FeganError
 from fegan.io import save_concatenated, spool
 from fegan.media import read_frames
+from fegan.parallel import pmap, torch_threads
 from fegan.preprocess.demux import DataConfig, demux
 from fegan.preprocess.faces import (CLIP_MARGIN, FRAME_MARGIN, FaceCropper, FacesConfig, frame_times, run_faces,
                                    tracking_runs)
@@ -414,7 +415,14 @@ def test_a_face_cut_by_the_narrow_region_is_left_to_the_wide_one(processed):
 
 def test_same_outputs_with_one_and_two_workers(processed, tmp_path):
     cfg, truth, out, tables = processed
-    one = _pipeline(cfg.out_dir, tmp_path, workers=1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        one = _pipeline(cfg.out_dir, tmp_path, workers=1)
+        # one worker runs in this process, where demux and features put torch at one thread
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
     for a, b in zip(tables, one):
         pd.testing.assert_frame_equal(a, b)
     for name in (paths.AUDIO, paths.FEATURES, paths.FACES):
@@ -423,6 +431,25 @@ def test_same_outputs_with_one_and_two_workers(processed, tmp_path):
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
         # byte for byte, as DVC sees them
         assert (out / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def _threads_now(_) -> int:
+    torch.set_num_threads(1)                    # as a stage's worker does
+    return torch.get_num_threads()
+
+
+def test_torch_threads_and_an_in_process_map_restore_the_callers_count():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert pmap(_threads_now, [0, 1], workers=1, progress=False) == [1, 1]
+        assert torch.get_num_threads() == 2
+        with pytest.raises(ZeroDivisionError), torch_threads(1):
+            assert torch.get_num_threads() == 1
+            1 / 0
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------- bad input

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..parallel import torch_threads
+
 from ..training.augment import translate
 
 
@@ -70,12 +72,8 @@ def train_judge(cfg: JudgeConfig, faces: np.ndarray, labels: np.ndarray, n_class
     One thread: a multi-threaded CPU reduction may sum in another order on another core count,
     and the judges are the fixed rulers every GAN run is measured with (bit for bit the same
     judge on any machine's core count, tests/test_judges.py). The caller's count is restored."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _train(cfg, faces, labels, n_classes)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(cfg: JudgeConfig, faces: np.ndarray, labels: np.ndarray, n_classes: int) -> FaceClassifier:

@@ -23,6 +23,7 @@ from .. import paths, progress
 from ..errors import FeganError
 from ..evaluation.babble import babble_for, mix_at_snr
 from ..io import atomic_path
+from ..parallel import torch_threads
 from ..params import build_config
 from .common import clip_audio
 from .features import compute, features_kwargs
@@ -85,12 +86,12 @@ def stage(params: dict) -> str:
     cfg = build_config(NoisyVoicesConfig, params.get("noisy_voices"), "noisy_voices")
     # one thread, as the features stage's workers: the Fbank's products then sum in one order,
     # so the copies are the same bytes on any core count (2 threads moved them in the last bit)
-    torch.set_num_threads(1)
     clips = usable_clips()
     train = clips[clips.split == "train"]
     waves, sr = voiced_waves(train) if cfg.copies else ([], 0)
-    feats, source, snrs = noisy_copies(waves, train.actor.to_numpy(), sr, features_kwargs(params.get("features")),
-                                       cfg.copies, cfg.snr_db, cfg.talkers, cfg.seed)
+    with torch_threads(1):
+        feats, source, snrs = noisy_copies(waves, train.actor.to_numpy(), sr, features_kwargs(params.get("features")),
+                                           cfg.copies, cfg.snr_db, cfg.talkers, cfg.seed)
     with atomic_path(paths.NOISY_FEATURES, suffix=".safetensors") as tmp:
         save_file({"features": feats.numpy().astype(np.float32),
                    "clip_row": train.row.to_numpy()[source].astype(np.int64) if len(source) else source,
