@@ -527,7 +527,7 @@ def _run(name: str, i: int, with_is: bool = False, conds=None) -> Run:
             rob[f"{c}_is_fake"] = 1.5
     if with_is:
         ev.update(is_fake=1.6 + 0.01 * i, is_fake_std=0.1, is_real=1.9, is_real_std=0.1)
-    if name in SETS["unseen"]:                   # the speaker protocol's keys, as evaluate writes them
+    if name in SETS["unseen"] + SETS["unseen-vnet"]:   # the speaker protocol's keys, as evaluate writes them
         for p in ("unseen_", "val_unseen_"):
             for tag in ("attr", "dlib"):
                 ev.update({f"{p}match_1to2_{tag}": 0.7 + 0.01 * i, f"{p}r_at_1_{tag}": 0.2 + 0.01 * i,
@@ -584,7 +584,7 @@ def test_render_every_table_with_every_cell_and_the_is_footnote():
     tables = _tables(text)
     assert [k for k in tables if tables[k]] == RECIPE_TABLES + EARLIER_TABLES
     assert [len(tables[k]) - 1 for k in EARLIER_TABLES] == [7, 9, 5, 5]       # rows as in the paper (+ours)
-    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [7, 7, 8, 9, 22, 3, 15, len(LOGGED)]   # lambda: 7 recipes
+    assert [len(tables[k]) - 1 for k in RECIPE_TABLES] == [7, 7, 8, 9, 22, 3, 17, len(LOGGED)]   # lambda: 7 recipes
     for name, rows in tables.items():
         width = len(rows[0]) if rows else 0
         for row in rows:
@@ -690,8 +690,8 @@ def test_learning_rate_set_and_table():
         assert C.varied_keys(name) == C.varied_keys("fegan-v5-fegan")
     # every default-scale experiment pins the 0.0004 the tables ran at; the unseen set its profile's
     assert all(e.values()["train.lr"] == 0.0004 for n, e in EXPERIMENTS.items()
-               if n not in SETS["lr-fegan-v5"] and n not in SETS["unseen"])
-    assert all(EXPERIMENTS[n].values()["train.lr"] == 0.0008 for n in SETS["unseen"])
+               if n not in SETS["lr-fegan-v5"] + SETS["unseen"] + SETS["unseen-vnet"])
+    assert all(EXPERIMENTS[n].values()["train.lr"] == 0.0008 for n in SETS["unseen"] + SETS["unseen-vnet"])
     assert "-S train.lr=0.0002 -S train.seed=1" in " ".join(C.command("fegan-v5-fegan-lr_0.0002", seed=1))
     assert C.parse_exp_name("paper-fegan-v5-fegan-lr_0.0008-s2") == ("fegan-v5-fegan-lr_0.0008", 2)
     assert C.select(["lr"], "fegan-v5") == SETS["lr-fegan-v5"]
@@ -783,7 +783,7 @@ def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
     runs["authors-acgan"] = Run(name="authors-acgan", state="queued")
     runs["paper-cgan"] = Run(name="paper-cgan", state="failed")
     text = render(runs)
-    assert "Not run yet (52 of 54 experiments): set `recipes`, set `switches`, set `lambda-paper`" in text
+    assert "Not run yet (54 of 56 experiments): set `recipes`, set `switches`, set `lambda-paper`" in text
     assert "`paper-paper-acgan`, `paper-paper-cgan_proj`, `paper-authors-cgan`" in text   # table4: not wholly missing
     assert "Queued or running: paper-authors-acgan" in text and "Failed: paper-paper-cgan" in text
     assert "fegan paper-tables --queue --only paper-cgan" in text
@@ -794,7 +794,7 @@ def test_render_says_which_experiments_to_run_and_what_was_not_evaluated():
     assert {r[1]: r[2] for r in _tables(text)["Table 2"][1:]}["MFCCs"] == "not run yet"
     # nothing at all finished: still the paper's numbers, no crash
     empty = render({})
-    assert "58.79" in empty and "Not run yet (54 of 54 experiments)" in empty and "not run yet" in empty
+    assert "58.79" in empty and "Not run yet (56 of 56 experiments)" in empty and "not run yet" in empty
     assert "No finished experiment of the recipes' sets yet" in empty
 
 

@@ -488,8 +488,9 @@ def _unseen_table(cells: _Cells) -> str:
               "and at least half way from chance to the limit, R@1 >= 3x chance, sex >= 90 %, emotion >= 50 %. "
               "The attribute-heads rows train V-net to read sex, age band and size band from the training "
               "speakers' voices beside naming them (`vnet.attribute_weight` 1; fegan's addition); the "
-              "voice-heads rows weight them 3 and add a head for the clip's emotion (`vnet.emotion_weight` 1): "
-              "whether either helps is read on the val column. n: seeds; mean ± sd.")
+              "voice-heads rows weight them 3 and add a head for the clip's emotion (`vnet.emotion_weight` 1); the "
+              "last two FE-GAN rows are the other cells of that 2 x 2 (the heads at 3 alone; the emotion head "
+              "beside the heads at 1): whether any helps is read on the val column. n: seeds; mean ± sd.")
 
 
 def _authors_table(cells: _Cells) -> str:
