@@ -29,7 +29,6 @@ import torch
 from torch import nn
 
 from ..parallel import torch_threads
-
 from ..training.augment import translate
 
 

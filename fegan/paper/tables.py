@@ -454,7 +454,7 @@ def _unseen_table(cells: _Cells) -> str:
     attributes), chance, and the judges on the real faces; the reference rows come from FE-GAN's runs,
     which share every method's data, speakers and judges."""
     ref = unseen_name("fegan")
-    names = SETS["unseen"] + SETS["unseen-vnet"]   # the methods under each V-net, then FE-GAN's V-nets between
+    names = SETS["unseen"] + SETS["unseen-vnet"]   # the methods under each V-net, then FE-GAN's other 2 x 2 cells
     rows = [[EXPERIMENTS[n].label, f"`{PREFIX}{n}`", cells.n(n),
              *(cells.value(n, k, d, sc) for k, _, d, sc in UNSEEN_COLUMNS)] for n in names]
     done = bool(cells.runs.get(ref) and cells.runs[ref].finished)
