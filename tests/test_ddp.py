@@ -18,6 +18,7 @@ import torch
 from fegan.errors import FeganError
 from fegan.models.config import GANConfig
 from fegan.models.fegan import FEGAN
+from fegan.parallel import torch_threads
 from fegan.training import checkpoint, distributed
 from fegan.params import defaults
 from fegan.training.gan import GANTrainConfig, train_gan
@@ -98,12 +99,8 @@ def _relative_gaps(a: dict, b: dict) -> torch.Tensor:
 
 def _one_process(recipe: str, steps: int, threads: int, path: Path) -> tuple[dict, dict]:
     mc, tc, lam, data, vnet = _equality_run(recipe, steps)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         model, g = train_gan(mc, tc, *lam, data, torch.device("cpu"), path, vnet=vnet)
-    finally:
-        torch.set_num_threads(before)
     return g.state_dict(), model.state_dict()
 
 

@@ -12,6 +12,7 @@ from fegan import paths
 from fegan.errors import FeganError
 from fegan.evaluation.judge import JudgeConfig, load_judge, load_judge_labelled, predict, train_judge
 from fegan.evaluation.judges_stage import load_judges, real_faces, stage
+from fegan.parallel import torch_threads
 from fegan.training.data import Labels
 
 
@@ -20,15 +21,11 @@ def test_a_judge_is_bit_for_bit_the_same_under_one_and_two_threads():
     faces = rng.integers(0, 256, (40, 3, 16, 16), dtype=np.uint8)
     labels = rng.integers(0, 3, 40)
     cfg = JudgeConfig(steps=30, batch_size=16, width=8, shift=1)
-    before = torch.get_num_threads()
     states = []
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
+    for threads in (1, 2):
+        with torch_threads(threads):
             states.append(train_judge(cfg, faces, labels, 3).state_dict())
             assert torch.get_num_threads() == threads          # the caller's count is restored
-    finally:
-        torch.set_num_threads(before)
     assert states[0].keys() == states[1].keys()
     for k in states[0]:
         a, b = states[0][k], states[1][k]

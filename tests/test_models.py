@@ -15,6 +15,7 @@ from fegan.models.dnet import DTrunk
 from fegan.models.fegan import FEGAN
 from fegan.models.gnet import GNet
 from fegan.models.vnet import VNet
+from fegan.parallel import torch_threads
 from fegan.training import checkpoint
 from fegan.params import defaults
 from fegan.training.gan import GANData, GANTrainConfig, train_gan
@@ -254,16 +255,12 @@ def trained(tiny_processed, tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(root)
     # one thread, whatever ran before: the float sums, and so this tiny run's trajectory, depend on
-    # the thread count, and the features stage leaves a process at one thread. Unpinned, the
-    # tests below read what earlier tests left (this run's faces named 0.43 of voices right at two
-    # threads, >= 0.6 at one)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    # the thread count (this run's faces named 0.43 of voices right at two threads, >= 0.6 at one)
     try:
-        vnet_msg = vnet_stage(_tiny_params())
-        gan_msg = gan_stage(_tiny_params())
+        with torch_threads(1):
+            vnet_msg = vnet_stage(_tiny_params())
+            gan_msg = gan_stage(_tiny_params())
     finally:
-        torch.set_num_threads(threads)
         os.chdir(cwd)
     return root, vnet_msg, gan_msg
 

@@ -417,14 +417,10 @@ def test_a_face_cut_by_the_narrow_region_is_left_to_the_wide_one(processed):
 
 def test_same_outputs_with_one_and_two_workers(processed, tmp_path):
     cfg, truth, out, tables = processed
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
+    with torch_threads(2):
         one = _pipeline(cfg.out_dir, tmp_path, workers=1)
         # one worker runs in this process, where demux and features put torch at one thread
         assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(threads)
     for a, b in zip(tables, one):
         pd.testing.assert_frame_equal(a, b)
     for name in (paths.AUDIO, paths.FEATURES, paths.FACES):
