@@ -105,7 +105,9 @@ class VoiceCalibration:
         the voice is new (similarity below the threshold)."""
         from .calibration import cosine_to_centroids
 
-        sims = cosine_to_centroids(e_v.double().numpy(), self.centroids)[0]
+        # E_v may carry V-net's emotion code after the speaker part (vnet.emotion_code): the
+        # centroids are of the speaker part alone
+        sims = cosine_to_centroids(e_v[..., :self.centroids.shape[1]].double().numpy(), self.centroids)[0]
         k = int(sims.argmax())
         return int(self.actors[k]), float(sims[k]), bool(sims[k] < self.threshold)
 
@@ -153,7 +155,7 @@ class VoiceEncoder:
     @torch.no_grad()
     def nearest_speaker(self, e_v: torch.Tensor) -> tuple[int, float]:
         """The training actor V-net's speaker head picks for ``e_v``, and its probability."""
-        p = torch.softmax(self.model.head(e_v[None].float()), dim=1)[0]
+        p = torch.softmax(self.model.head(e_v[None, :self.model.embed_dim].float()), dim=1)[0]
         i = int(p.argmax())
         return self.actors[i], float(p[i])
 
@@ -190,7 +192,8 @@ def load_generator(path: str | Path) -> GNet:
 @torch.no_grad()
 def embed(voiced_wave: np.ndarray, sample_rate: int, vnet_checkpoint: str | Path | VoiceEncoder,
           features_params: dict | FeaturesConfig) -> torch.Tensor:
-    """E_v ``(128,)`` of voiced audio: the `features` stage's features, then V-net.
+    """E_v ``(128,)`` of voiced audio: the `features` stage's features, then V-net; with V-net's
+    emotion code (``vnet.emotion_code``) the code follows, ``(128 + emotions,)``: what G reads.
 
     ``features_params`` is params.yaml's ``features`` section (or its config);
     ``vnet_checkpoint`` a path or a loaded ``VoiceEncoder`` (load once to embed many).
@@ -204,7 +207,7 @@ def embed(voiced_wave: np.ndarray, sample_rate: int, vnet_checkpoint: str | Path
     if feat.shape[0] != enc.in_channels:
         raise FeganError(f"{enc.path} takes {enc.in_channels} feature channels but params give {feat.shape[0]} "
                          f"(features.{'n_mfcc' if kw['kind'] == 'mfcc' else 'n_mels'} changed since training?)")
-    return enc.model.embed(feat[None].float())[0]
+    return enc.model.condition(feat[None].float())[0]
 
 
 @torch.no_grad()
@@ -250,7 +253,7 @@ def grid(images: torch.Tensor, ncol: int = 0, padding: int = 2) -> np.ndarray:
 @dataclass
 class VoiceFaces:
     images: torch.Tensor     # (n, 3, S, S) uint8
-    e_v: torch.Tensor        # (128,)
+    e_v: torch.Tensor        # (128,), or (128 + emotions,) with V-net's emotion code
     voiced_s: float          # seconds of speech found (the features use up to features.duration_s of it)
     speaker: int             # the nearest training actor: by centroid similarity, or V-net's head without a calibration
     speaker_p: float         # V-net's speaker softmax for its own pick: near 1 for any voice, no similarity

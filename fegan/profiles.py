@@ -126,10 +126,10 @@ _CPU_SCALE = {
 }
 
 POPULATION_DIR = "data/raw/population"
-# V-net's attribute and emotion heads (fegan's additions): off, but the attribute heads on the
+# V-net's attribute and emotion heads and its emotion code (fegan's additions): off, but the attribute heads on the
 # population, where they were chosen on the val speakers (docs/results.md); every profile sets the
 # keys, so switching back is exact
-_VNET = {"vnet.attribute_weight": 0.0, "vnet.emotion_weight": 0.0}
+_VNET = {"vnet.attribute_weight": 0.0, "vnet.emotion_weight": 0.0, "vnet.emotion_code": False}
 
 PROFILES: dict[str, Profile] = {
     "synthetic": Profile(

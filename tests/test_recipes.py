@@ -131,3 +131,17 @@ def test_the_batch_shards_into_the_rows_one_process_draws():
     assert halves[0].crop_len == halves[1].crop_len == b.crop_len
     # dropout masks keep 1 - p of the units, scaled to keep the mean
     assert set(b.drop[0].unique().tolist()) <= {0.0, 1 / 0.8} and 0.7 < float((b.drop[0] > 0).float().mean()) < 0.9
+
+
+def test_voice_crops_give_g_the_emotion_code_after_e_v():
+    """With V-net's emotion code (vnet.emotion_code) each crop's E_v carries the code after it:
+    the crop's, not the whole voice's."""
+    data, _, b, _ = _step({"voice_crops": True})
+    torch.manual_seed(1)
+    vnet = VNet(64, (32, 32, 32, 32, 128), 4, emotion_code=4).eval()
+    x = step_inputs(data, b, False, vnet)
+    crops = torch.stack([data.voice_feat[v, :, s:s + b.crop_len] for v, s in zip(b.voice, b.crop_start[0])])
+    assert x.e_v.shape == (8, 132)
+    assert torch.allclose(x.e_v[:, :128], vnet.embed(crops), atol=1e-6)
+    assert torch.allclose(x.e_v[:, 128:], vnet.emotion_code(crops), atol=1e-6)
+    assert torch.allclose(x.e_v[:, 128:].sum(1), torch.ones(8), atol=1e-6)

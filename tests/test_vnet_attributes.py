@@ -137,3 +137,39 @@ def test_the_emotion_head_reads_the_emotion_of_voices_never_trained_on():
     assert acc["vnet_test_emotion_acc"] >= 0.8, acc                           # 32 clips of 4 unseen speakers
     again = from_checkpoint({"config": mcfg.to_dict(), "state_dict": model.state_dict()})
     assert torch.equal(again.emotion(e.detach()), model.emotion(e.detach()))
+
+
+def test_the_emotion_code_reads_unseen_voices_and_leaves_the_trunk_as_without_it():
+    """vnet.emotion_code: a reader beside the trunk, not on it. The trunk and speaker head train to
+    the same bits as without it; the code names the emotion of voices never trained on; G reads
+    E_v with the code after it (``condition``), and a checkpoint rebuilds it."""
+    from fegan.training.vnet import embed_all
+    from fegan.training.vnet_stage import code_accuracy
+
+    x, speaker, emotion = _emotional_voices()
+    train = speaker < 8                                       # speakers 8-11 never heard
+    plain, _ = train_vnet(VNetTrainConfig(**{**SMALL, "epochs": 40}), x, speaker, train, 10.0, CPU,
+                          emotions=emotion, n_emotions=4)
+    cfg = VNetTrainConfig(**{**SMALL, "epochs": 40}, emotion_code=True)
+    with pytest.raises(ValueError, match="needs \\(N=96,\\) emotion labels"):
+        train_vnet(cfg, x, speaker, train, 10.0, CPU, emotions=None, n_emotions=4)
+    model, mcfg = train_vnet(cfg, x, speaker, train, 10.0, CPU, emotions=emotion, n_emotions=4)
+    assert mcfg.to_dict()["emotion_code"] == 4 and mcfg.emotion_classes == 0 and model.emotion_head is None
+    mine = {k: v for k, v in model.state_dict().items() if not k.startswith("emotion_reader.")}
+    assert list(mine) == list(plain.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(mine.values(), plain.state_dict().values()))
+    assert model.condition_dim == 8 + 4 and plain.condition_dim == 8
+    cond, logits = embed_all(model, x, condition=True)                         # (96, 12)
+    assert cond.shape == (96, 12)
+    assert torch.equal(cond[:, :8], embed_all(plain, x)[0])                    # the speaker part: the plain E_v
+    assert torch.allclose(cond[:, 8:].sum(1), torch.ones(96))                  # probabilities
+    assert torch.equal(embed_all(model, x)[0], cond[:, :8])                    # without condition: E_v alone
+    acc = code_accuracy(cond[:, 8:], emotion, np.where(train, "train", "test"))
+    assert set(acc) == {"vnet_train_emotion_code_acc", "vnet_test_emotion_code_acc"}
+    assert acc["vnet_test_emotion_code_acc"] >= 0.8, acc                       # 32 clips of 4 unseen speakers (chance 0.25)
+    again = from_checkpoint({"config": mcfg.to_dict(), "state_dict": model.state_dict()})
+    assert torch.equal(again.condition(x), model.condition(x))
+    with pytest.raises(ValueError, match="no emotion code"):
+        plain.emotion_code(x)
+    with pytest.raises(FeganError, match="vnet.emotion_code must be true or false, got 1"):
+        build_config(VNetTrainConfig, {"emotion_code": 1}, "vnet")

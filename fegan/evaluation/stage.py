@@ -290,7 +290,7 @@ def _evaluate(params: dict, cfg: EvalConfig, phase) -> str:
         phase(f"robustness, {cond.name}: {len(waves) * nr} faces"
               + (", Inception, FID/KID" if cfg.robustness_fid else ""))
         cw = apply(cond, waves, test_id, sr, cfg.talkers, cfg.seed)
-        e_v, logits = embed_all(vnet, torch.stack([compute(w, sr, **feat_kw) for w in cw]))
+        e_v, logits = embed_all(vnet, torch.stack([compute(w, sr, **feat_kw) for w in cw]), condition=True)
         fake = generate(g, e_v, nr, cfg.seed, device, cfg.batch_size)
         if cfg.robustness_fid:
             scores, _, _, _ = judges.score(fake, test_id.repeat(nr), test_emo.repeat(nr), real_feats, descriptor=0)

@@ -29,6 +29,7 @@ class VNetConfig:
     n_speakers: int = 24
     attribute_classes: list[int] = field(default_factory=list)   # one head per voice-borne attribute; [] none
     emotion_classes: int = 0                                     # the emotion head's classes; 0 none
+    emotion_code: int = 0                                        # the emotion reader's classes (G's code); 0 none
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -37,6 +38,8 @@ class VNetConfig:
             del d["attribute_classes"]
         if not d["emotion_classes"]:
             del d["emotion_classes"]
+        if not d["emotion_code"]:
+            del d["emotion_code"]
         return d
 
 

@@ -94,7 +94,13 @@ UNSEEN_VNET_VOICE = {"vnet.attribute_weight": 3.0, "vnet.emotion_weight": 1.0}
 UNSEEN_VNET_CELLS = {"vnet_attr3": ({"vnet.attribute_weight": 3.0, "vnet.emotion_weight": 0.0},
                                     ", V-net with attribute heads (x3)"),
                      "vnet_attr_emo": ({"vnet.attribute_weight": 1.0, "vnet.emotion_weight": 1.0},
-                                       ", V-net with attribute and emotion heads")}
+                                       ", V-net with attribute and emotion heads"),
+                     # ... and the way out of that trade: E_v left to the speaker (the heads at 1, no
+                     # emotion head) and G told the emotion by the emotion code beside it
+                     # (vnet.emotion_code; V-net's val readings, 3 V-net seeds: see docs/results.md)
+                     "vnet_attr_code": ({"vnet.attribute_weight": 1.0, "vnet.emotion_weight": 0.0,
+                                         "vnet.emotion_code": True},
+                                        ", V-net with attribute heads and the emotion code")}
 
 
 @dataclass(frozen=True)

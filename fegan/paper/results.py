@@ -67,7 +67,9 @@ ADDED_LATER = {"noisy_voices.copies": 0, "noisy_voices.snr_db": [0, 30], "noisy_
                # the robustness conditions' FID/KID (on before the paper experiments turned it off)
                "evaluate.robustness_fid": True,
                # V-net's attribute heads (issue 26's lever; off: the runs before them)
-               "vnet.attribute_weight": 0.0, "vnet.emotion_weight": 0.0}
+               "vnet.attribute_weight": 0.0, "vnet.emotion_weight": 0.0,
+               # V-net's emotion code beside E_v (off: the runs before it)
+               "vnet.emotion_code": False}
 # ... and keys that change nothing while ``noisy_voices.copies`` is 0 (no babble copies to use)
 INERT_WITHOUT_COPIES = ("noisy_voices.snr_db", "noisy_voices.talkers", "noisy_voices.seed", "train.noisy_voices")
 

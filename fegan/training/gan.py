@@ -158,14 +158,15 @@ def build(model_cfg: GANConfig, train_cfg: GANTrainConfig, device) -> tuple[FEGA
 
 def voice_embeddings(data: GANData, rows: torch.Tensor, starts: torch.Tensor | None, length: int,
                      vnet, version: torch.Tensor | None = None) -> torch.Tensor:
-    """(b,) voices -> (b, 128) E_v: stored whole-voice ones, or V-net's on each row's crop (of the
-    clean voice, or of its noisy copy ``version - 1`` where ``version`` > 0)."""
+    """(b,) voices -> (b, D) E_v: stored whole-voice ones, or V-net's on each row's crop (of the
+    clean voice, or of its noisy copy ``version - 1`` where ``version`` > 0). D is 128, plus the
+    emotion code's classes when V-net has one (``VNet.condition``)."""
     if starts is None:
         return data.voice_ev[rows]
     feats = pick_versions(data.voice_feat, data.voice_noisy, rows, version)     # (b, F, T)
     crops = random_crops(feats, length, starts=starts)                          # (b, F, length)
     with torch.no_grad():
-        return vnet.embed(crops).float()
+        return vnet.condition(crops).float()
 
 
 def step_inputs(data: GANData, b: batches.Batch, wav2pix: bool, vnet=None, conditional: bool = True) -> Inputs:

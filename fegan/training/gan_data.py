@@ -41,7 +41,7 @@ def gan_data(split: str, labels: Labels, features: bool = False, noisy: bool = F
     ev_by_row = dict(zip(emb["clip_row"].tolist(), range(len(emb["clip_row"]))))
     e_v_all = torch.from_numpy(emb["e_v"])
     faces = load_faces()
-    ev_face = torch.stack([e_v_all[ev_by_row[r]] for r in fi.row_feat]) if len(fi) else torch.zeros(0, 128)
+    ev_face = torch.stack([e_v_all[ev_by_row[r]] for r in fi.row_feat]) if len(fi) else torch.zeros(0, e_v_all.shape[1])
     extra = {}
     if features:
         voice_of_row = {r: i for i, r in enumerate(voices.row)}

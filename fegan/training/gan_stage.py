@@ -65,7 +65,8 @@ def stage(params: dict) -> str:
     vnet = checkpoint.load(paths.VNET)
     labels = Labels.from_clips(usable_clips())
     mcfg = build_config(GANConfig, {**params.get("model", {}), "image_size": params["faces"]["image_size"],
-                                    "embed_dim": vnet["config"]["channels"][-1],
+                                    # E_v, and V-net's emotion code after it (vnet.emotion_code)
+                                    "embed_dim": vnet["config"]["channels"][-1] + vnet["config"].get("emotion_code", 0),
                                     "n_identities": len(labels.actors), "n_emotions": len(labels.emotions)},
                         "model")
     train = gan_data("train", labels, features=tcfg.voice_crops, noisy=tcfg.noisy_voices)

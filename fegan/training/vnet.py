@@ -10,6 +10,10 @@ attribute heads of ``VNet`` and their cross-entropy, times the weight, to the sp
 training clips whose actor has that attribute known (-1 labels are left out of it).
 ``emotion_weight`` > 0 (fegan's addition too; 0 by default) adds the emotion head and its
 cross-entropy against each training clip's emotion, times the weight.
+``emotion_code`` (fegan's addition; off by default) adds the emotion reader of ``VNet`` and its
+cross-entropy against each training clip's emotion. The reader shares no weight with the trunk
+and the optimiser treats each weight alone (SGD, momentum, weight decay), so the trunk and its
+heads come out exactly as without it.
 """
 from __future__ import annotations
 
@@ -39,12 +43,16 @@ class VNetTrainConfig:
     seed: int = 0
     attribute_weight: float = 0.0           # the attribute heads' loss weight; 0: no heads (the paper's V-net)
     emotion_weight: float = 0.0             # the emotion head's loss weight; 0: no head (the paper's V-net)
+    emotion_code: bool = False              # the emotion reader beside the trunk, its code appended to E_v for G
+
 
     def validate(self) -> None:
         for key in ("attribute_weight", "emotion_weight"):
             w = getattr(self, key)
             if isinstance(w, bool) or not (isinstance(w, (int, float)) and w >= 0):
                 raise FeganError(f"vnet.{key} must be a number >= 0, got {w!r}")
+        if not isinstance(self.emotion_code, bool):
+            raise FeganError(f"vnet.emotion_code must be true or false, got {self.emotion_code!r}")
 
 
 def random_crops(x: torch.Tensor, length: int, gen: torch.Generator | None = None,
@@ -57,14 +65,17 @@ def random_crops(x: torch.Tensor, length: int, gen: torch.Generator | None = Non
 
 
 @torch.no_grad()
-def embed_all(model: VNet, feats: torch.Tensor, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """E_v and speaker logits for every row, in eval mode, on full-length features."""
+def embed_all(model: VNet, feats: torch.Tensor, batch: int = 256, condition: bool = False
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """E_v and speaker logits for every row, in eval mode, on full-length features. ``condition``:
+    what G reads instead of E_v (``VNet.condition``: E_v and the emotion code, when V-net has it)."""
     model.eval()
     dev = next(model.parameters()).device
     es, ls = [], []
     for i in range(0, len(feats), batch):
-        e, logit = model(feats[i:i + batch].to(dev))
-        es.append(e.cpu())
+        x = feats[i:i + batch].to(dev)
+        e, logit = model(x)
+        es.append((model.condition(x) if condition else e).cpu())
         ls.append(logit.cpu())
     return torch.cat(es), torch.cat(ls)
 
@@ -104,7 +115,7 @@ def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, t
     ``attributes``: (N, A) class index of each row's actor per attribute (-1 unknown), and
     ``attribute_classes`` the class count of each; read only when ``cfg.attribute_weight`` > 0.
     ``emotions``: (N,) emotion class index of each row, of ``n_emotions``; read only when
-    ``cfg.emotion_weight`` > 0.
+    ``cfg.emotion_weight`` > 0 or ``cfg.emotion_code``.
     """
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -112,17 +123,19 @@ def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, t
     if heads and (attributes is None or attributes.shape != (len(feats), len(heads))):
         raise ValueError(f"vnet.attribute_weight > 0 needs (N={len(feats)}, {len(heads)}) attribute labels")
     n_emo = int(n_emotions) if cfg.emotion_weight > 0 else 0
-    if n_emo and (emotions is None or np.shape(emotions) != (len(feats),)):
-        raise ValueError(f"vnet.emotion_weight > 0 needs (N={len(feats)},) emotion labels")
+    n_code = int(n_emotions) if cfg.emotion_code else 0
+    if (n_emo or n_code) and (emotions is None or np.shape(emotions) != (len(feats),) or n_emotions < 2):
+        raise ValueError(f"vnet.emotion_weight > 0 or vnet.emotion_code needs (N={len(feats)},) emotion labels "
+                         "of at least 2 emotions")
     mcfg = VNetConfig(in_channels=feats.shape[1], channels=list(cfg.channels), n_speakers=int(speaker.max()) + 1,
-                      attribute_classes=list(heads), emotion_classes=n_emo)
-    model = VNet(mcfg.in_channels, tuple(mcfg.channels), mcfg.n_speakers, heads, n_emo).to(device)
+                      attribute_classes=list(heads), emotion_classes=n_emo, emotion_code=n_code)
+    model = VNet(mcfg.in_channels, tuple(mcfg.channels), mcfg.n_speakers, heads, n_emo, n_code).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_halve_every, gamma=0.5)
     x = feats[torch.from_numpy(np.flatnonzero(train_mask))].to(device)   # the training set lives on the device
     y = torch.from_numpy(speaker[train_mask]).to(device)
     y_attr = torch.from_numpy(np.asarray(attributes)[train_mask]).long().to(device) if heads else None   # (n, A)
-    y_emo = torch.from_numpy(np.asarray(emotions)[train_mask]).long().to(device) if n_emo else None      # (n,)
+    y_emo = torch.from_numpy(np.asarray(emotions)[train_mask]).long().to(device) if n_emo or n_code else None  # (n,)
     if noisy is not None and len(noisy) != len(x):
         raise ValueError(f"noisy copies for {len(noisy)} clips, but {len(x)} training clips")
     lo, hi = (max(1, int(round(ms / hop_ms))) for ms in cfg.crop_ms)
@@ -144,12 +157,15 @@ def train_vnet(cfg: VNetTrainConfig, feats: torch.Tensor, speaker: np.ndarray, t
             length = int(torch.randint(lo, min(hi, x.shape[2]) + 1, (1,), generator=gen))
             # drawn only with copies, so a run without them keeps its stream of draws
             version = None if noisy is None else torch.randint(0, noisy.shape[1] + 1, (len(b),), generator=gen)
-            e, logits = model(random_crops(pick_versions(x, noisy, b, version), length, gen))
+            crops = random_crops(pick_versions(x, noisy, b, version), length, gen)     # (b, F, length)
+            e, logits = model(crops)
             loss = F.cross_entropy(logits, y[b])
             if heads:
                 loss = loss + cfg.attribute_weight * attribute_loss(model, e, y_attr[b])
             if n_emo:
                 loss = loss + cfg.emotion_weight * F.cross_entropy(model.emotion(e), y_emo[b])
+            if n_code:
+                loss = loss + F.cross_entropy(model.emotion_reader(crops), y_emo[b])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
