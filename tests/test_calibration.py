@@ -136,6 +136,24 @@ def test_the_synthetic_new_voices_go_through_generates_front_end(tmp_path):
                           enc.model.embed(feats[1][None])[0])
 
 
+def test_with_the_emotion_code_the_speaker_readings_use_the_speaker_part_of_e_v():
+    """vnet.emotion_code appends the code to E_v for G; the nearest speaker (V-net's head) and the
+    similarity to the training speakers' centroids read the speaker part alone."""
+    from fegan.models.vnet import VNet
+
+    torch.manual_seed(0)
+    model = VNet(8, (8, 8, 8, 8, 6), 2, emotion_code=4).eval()
+    x = torch.randn(1, 8, 40)
+    with torch.no_grad():
+        cond = model.condition(x)[0]                                               # (10,)
+    assert cond.shape == (10,) and torch.equal(cond[:6], model.embed(x)[0])
+    enc = inference.VoiceEncoder(model, [7, 8], "fbank", 8, "vnet.pt")
+    assert enc.nearest_speaker(cond) == enc.nearest_speaker(cond[:6])
+    cents = np.stack([cond[:6].double().numpy(), -cond[:6].double().numpy()])
+    cal = inference.VoiceCalibration([7, 8], cents, 0.5, 0.1, "cal.json")
+    assert cal.read(cond) == (7, pytest.approx(1.0), False)
+
+
 def test_a_judge_right_on_every_val_face_keeps_t_1():
     """All right: the NLL falls towards T = 0 (no minimum), and the bracket's floor would make
     the judge surer still; T stays 1 and the report says why."""
