@@ -80,24 +80,27 @@ UNSEEN_RECIPE = "fegan-v5"
 # ... and each method there with V-net's voice-borne attribute heads (fegan's addition,
 # vnet.attribute_weight): the lever for issue 26's 1:2 matching, chosen on the val speakers (FE-GAN,
 # 3 paired seeds), so the profile sets it since and the paper's-V-net rows pin it off
-UNSEEN_VNET_ATTR = {"vnet.attribute_weight": 1.0, "vnet.emotion_weight": 0.0}
-UNSEEN_PAPER_VNET = {"vnet.attribute_weight": 0.0, "vnet.emotion_weight": 0.0}   # the profile has heads on since
+# (every V-net setting below pins the emotion code too, off but where it says so, whatever the profile has)
+_NO_CODE = {"vnet.emotion_code": False}
+UNSEEN_VNET_ATTR = {"vnet.attribute_weight": 1.0, "vnet.emotion_weight": 0.0, **_NO_CODE}
+UNSEEN_PAPER_VNET = {"vnet.attribute_weight": 0.0, "vnet.emotion_weight": 0.0, **_NO_CODE}   # the profile has heads on since
 # ... and with the emotion head too, the attribute heads weighted 3 (``-vnet_voice``): chosen on
 # V-net's own readings of the val speakers (3 V-net seeds: age band 0.45 against 0.35 at weight 1,
 # emotion in E_v 0.83 against 0.60; docs/results.md). Against the heads alone, FE-GAN's val emotion
 # rose and its 1:2 under the attribute judges fell in every seed: the profile kept the heads alone
-UNSEEN_VNET_VOICE = {"vnet.attribute_weight": 3.0, "vnet.emotion_weight": 1.0}
+UNSEEN_VNET_VOICE = {"vnet.attribute_weight": 3.0, "vnet.emotion_weight": 1.0, **_NO_CODE}
 # ... and FE-GAN alone with the other two cells of that 2 x 2 (``unseen-vnet``), to tell which of
 # -vnet_voice's two changes cost the speaker: the heads weighted 3 without the emotion head, and the
 # emotion head beside the heads at 1 (V-net's val readings, 3 V-net seeds: emotion in E_v 0.88
 # against 0.60 without it; size band 0.61 against 0.69)
-UNSEEN_VNET_CELLS = {"vnet_attr3": ({"vnet.attribute_weight": 3.0, "vnet.emotion_weight": 0.0},
+UNSEEN_VNET_CELLS = {"vnet_attr3": ({"vnet.attribute_weight": 3.0, "vnet.emotion_weight": 0.0, **_NO_CODE},
                                     ", V-net with attribute heads (x3)"),
-                     "vnet_attr_emo": ({"vnet.attribute_weight": 1.0, "vnet.emotion_weight": 1.0},
+                     "vnet_attr_emo": ({"vnet.attribute_weight": 1.0, "vnet.emotion_weight": 1.0, **_NO_CODE},
                                        ", V-net with attribute and emotion heads"),
                      # ... and the way out of that trade: E_v left to the speaker (the heads at 1, no
                      # emotion head) and G told the emotion by the emotion code beside it
-                     # (vnet.emotion_code; V-net's val readings, 3 V-net seeds: see docs/results.md)
+                     # (vnet.emotion_code; its reader names the emotion of 0.77 of the val speakers'
+                     # clips at vnet.seed 0, where E_v of the heads alone gives 0.60 to a logistic read)
                      "vnet_attr_code": ({"vnet.attribute_weight": 1.0, "vnet.emotion_weight": 0.0,
                                          "vnet.emotion_code": True},
                                         ", V-net with attribute heads and the emotion code")}
