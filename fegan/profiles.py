@@ -52,7 +52,9 @@ Why these values (paper 4.1 and 3.2):
   (``vnet.attribute_weight`` 1): over 3 seeds they raised the val speakers' 1:2 matching by
   0.165 +- 0.182 under the attribute judges and 0.088 +- 0.085 under dlib's descriptor. V-net's
   emotion head stays off (``vnet.emotion_weight`` 0): with it and the heads at 3, val emotion
-  rose 0.173 +- 0.032 but 1:2 under the attribute judges fell 0.078 +- 0.090, in every seed.
+  rose 0.173 +- 0.032 but 1:2 under the attribute judges fell 0.078 +- 0.090, in every seed. So
+  does its emotion code (``vnet.emotion_code`` false): beside the heads at 1 it raised val
+  emotion 0.126 +- 0.083 in every seed and lowered 1:2 by 0.062 +- 0.100, in two of three.
 """
 from __future__ import annotations
 
