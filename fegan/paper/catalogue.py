@@ -83,7 +83,7 @@ UNSEEN_RECIPE = "fegan-v5"
 # (every V-net setting below pins the emotion code too, off but where it says so, whatever the profile has)
 _NO_CODE = {"vnet.emotion_code": False}
 UNSEEN_VNET_ATTR = {"vnet.attribute_weight": 1.0, "vnet.emotion_weight": 0.0, **_NO_CODE}
-UNSEEN_PAPER_VNET = {"vnet.attribute_weight": 0.0, "vnet.emotion_weight": 0.0, **_NO_CODE}   # the profile has heads on since
+UNSEEN_PAPER_VNET = {"vnet.attribute_weight": 0.0, "vnet.emotion_weight": 0.0, **_NO_CODE}   # the profile has heads on
 # ... and with the emotion head too, the attribute heads weighted 3 (``-vnet_voice``): chosen on
 # V-net's own readings of the val speakers (3 V-net seeds: age band 0.45 against 0.35 at weight 1,
 # emotion in E_v 0.83 against 0.60; docs/results.md). Against the heads alone, FE-GAN's val emotion
@@ -97,8 +97,9 @@ UNSEEN_VNET_CELLS = {"vnet_attr3": ({"vnet.attribute_weight": 3.0, "vnet.emotion
                                     ", V-net with attribute heads (x3)"),
                      "vnet_attr_emo": ({"vnet.attribute_weight": 1.0, "vnet.emotion_weight": 1.0, **_NO_CODE},
                                        ", V-net with attribute and emotion heads"),
-                     # ... and the way out of that trade: E_v left to the speaker (the heads at 1, no
-                     # emotion head) and G told the emotion by the emotion code beside it
+                     # ... and a try at a way out of that trade (not one: the code moved 1:2 and
+                     # emotion at about the head's rate, docs/results.md): E_v left to the speaker
+                     # (the heads at 1, no emotion head) and G told the emotion by the code beside it
                      # (vnet.emotion_code; its reader names the emotion of 0.77 of the val speakers'
                      # clips at vnet.seed 0, where E_v of the heads alone gives 0.60 to a logistic read)
                      "vnet_attr_code": ({"vnet.attribute_weight": 1.0, "vnet.emotion_weight": 0.0,
