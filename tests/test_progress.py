@@ -18,8 +18,9 @@ from fegan.progress import Phases, bar
 from fegan.training.gan import GANTrainConfig, train_gan
 
 # step/total (percent), rate, elapsed, ETA, then the postfix
-LINE = re.compile(r"^train_fegan: step (\d+)/(\d+) \((\d+)%\), (\?|[\d.]+)step/s, (\d\d:\d\d) elapsed, "
-                  r"ETA (\?|\d\d:\d\d)(, .*)?$")
+# the rate: tqdm writes seconds a step once a step takes over a second (a loaded machine)
+LINE = re.compile(r"^train_fegan: step (\d+)/(\d+) \((\d+)%\), (\?|[\d.]+)(?:step/s|s/step), "
+                  r"(\d\d:\d\d) elapsed, ETA (\?|\d\d:\d\d)(, .*)?$")
 
 
 class Log(io.StringIO):
