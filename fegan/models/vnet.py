@@ -80,10 +80,10 @@ class VNet(nn.Module):
             raise ValueError("this V-net has no emotion code (vnet.emotion_code was false)")
         return torch.softmax(self.emotion_reader(x), dim=1)
 
-    def condition(self, x: torch.Tensor) -> torch.Tensor:
+    def condition(self, x: torch.Tensor, e: torch.Tensor | None = None) -> torch.Tensor:
         """(B, F, T) features -> (B, condition_dim): what G reads, E_v and, when V-net has the
-        reader, the emotion code after it."""
-        e = self.embed(x)
+        reader, the emotion code after it. ``e``: E_v of ``x`` when the caller has it already."""
+        e = self.embed(x) if e is None else e
         return e if self.emotion_reader is None else torch.cat([e, self.emotion_code(x)], dim=1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

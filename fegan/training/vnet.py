@@ -45,7 +45,6 @@ class VNetTrainConfig:
     emotion_weight: float = 0.0             # the emotion head's loss weight; 0: no head (the paper's V-net)
     emotion_code: bool = False              # the emotion reader beside the trunk, its code appended to E_v for G
 
-
     def validate(self) -> None:
         for key in ("attribute_weight", "emotion_weight"):
             w = getattr(self, key)
@@ -75,7 +74,7 @@ def embed_all(model: VNet, feats: torch.Tensor, batch: int = 256, condition: boo
     for i in range(0, len(feats), batch):
         x = feats[i:i + batch].to(dev)
         e, logit = model(x)
-        es.append((model.condition(x) if condition else e).cpu())
+        es.append((model.condition(x, e) if condition else e).cpu())      # the trunk runs once
         ls.append(logit.cpu())
     return torch.cat(es), torch.cat(ls)
 

@@ -94,7 +94,10 @@ def stage(params: dict) -> str:
         model, mcfg = train_vnet(cfg, feats, speaker, train, params["features"]["hop_ms"], device, log, noisy,
                                  attrs, tuple(len(v) for v in ATTRIBUTES.values()),
                                  emotions, len(labels.emotions))
-        e_v, logits = embed_all(model, feats)
+        # what G reads of each whole voice: E_v, and the emotion code after it with vnet.emotion_code;
+        # the heads and the calibration read the speaker part, the first embed_dim columns
+        cond, logits = embed_all(model, feats, condition=True)                       # (N, D)
+        e_v = cond[:, :model.embed_dim]                                                # (N, 128)
         pred = logits.argmax(1).numpy()
         metrics = {"vnet_train_acc": float((pred[train] == speaker[train]).mean()),
                    **{f"vnet_{s}_acc": float((pred[m] == speaker[m]).mean()) for s, m in held_out.items()
@@ -105,25 +108,20 @@ def stage(params: dict) -> str:
         if cfg.emotion_weight > 0:
             metrics.update(emotion_accuracy(model, e_v, emotions, clips.split.to_numpy()))
         if cfg.emotion_code:
-            code = embed_all(model, feats, condition=True)[0][:, model.embed_dim:]       # (N, emotions)
-            metrics.update(code_accuracy(code, emotions, clips.split.to_numpy()))
+            metrics.update(code_accuracy(cond[:, model.embed_dim:], emotions, clips.split.to_numpy()))
         for k, v in metrics.items():
             live.summary[k] = v
     checkpoint.save(paths.VNET, config=mcfg.to_dict(), state_dict=model.cpu().state_dict(),
                     actors=labels.actors, feature_kind=params["features"]["kind"])
-    # e_v: what G reads of each whole voice (E_v, and the emotion code after it with vnet.emotion_code);
-    # the calibration reads the speaker part, the first embed_dim columns
-    if cfg.emotion_code:
-        e_v = torch.cat([e_v, code], dim=1)                                            # (N, 128 + emotions)
-    out = {"e_v": e_v.numpy().astype(np.float32), "clip_row": clips.row.to_numpy().astype(np.int64)}
+    out = {"e_v": cond.numpy().astype(np.float32), "clip_row": clips.row.to_numpy().astype(np.int64)}
     if noisy is not None:     # the whole-voice E_v of every babble copy: G's extra voices (train.noisy_voices)
         e_noisy, _ = embed_all(model, noisy.flatten(0, 1), condition=True)            # (n_train * copies, D)
-        out["e_v_noisy"] = e_noisy.view(*noisy.shape[:2], -1).numpy().astype(np.float32)   # (n_train, copies, 128)
+        out["e_v_noisy"] = e_noisy.view(*noisy.shape[:2], -1).numpy().astype(np.float32)   # (n_train, copies, D)
         out["noisy_clip_row"] = clips.row.to_numpy()[train].astype(np.int64)
     with atomic_path(paths.EMBEDDINGS, suffix=".safetensors") as tmp:
         save_file(out, str(tmp))
     write_json(paths.VNET_METRICS, metrics)
-    cal = stage_calibration(model, out["e_v"][:, :model.embed_dim], speaker, clips.split.to_numpy(), labels.actors, labels.emotions,
+    cal = stage_calibration(model, e_v.numpy(), speaker, clips.split.to_numpy(), labels.actors, labels.emotions,
                             protocol(clips), params, paths.VNET)
     write_json(paths.VNET_CALIBRATION, cal)
     return (f"train_vnet: speaker accuracy train {metrics['vnet_train_acc']:.3f}, "
